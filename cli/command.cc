@@ -1,0 +1,59 @@
+#include "cli/command.h"
+
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+
+namespace metajoule::cli {
+
+std::span<const Command> Commands() {
+  static const Command kCommands[] = {
+      {"run", "run an experiment file: build every cluster's agents and roll them out",
+       &ConfigureRun},
+      {"check", "load and validate an experiment file, print the resolved config",
+       &ConfigureCheck},
+      {"bench", "measure our hot paths against raw baselines in the same run", &ConfigureBench},
+      {"version", "print the version, commit and library versions", &ConfigureVersion},
+  };
+  return kCommands;
+}
+
+int RunCli(std::span<const std::string> args) {
+  CLI::App app{"metajoule: energy-aware multi-task reinforcement learning on networked robots",
+               "metajoule"};
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all", "print help for every command");
+
+  std::function<int()> action;
+  for (const Command& command : Commands()) {
+    CLI::App* sub = app.add_subcommand(std::string(command.name), std::string(command.summary));
+    auto run = command.configure(*sub);
+    sub->callback([&action, run] { action = run; });
+  }
+
+  std::vector<std::string> reversed(args.rbegin(), args.rend());
+  try {
+    app.parse(reversed);
+  } catch (const CLI::ParseError& error) {
+    const int code = app.exit(error);
+    return code == 0 ? kExitOk : kExitUsageOrConfig;
+  }
+
+  try {
+    return action ? action() : kExitUsageOrConfig;
+  } catch (const ConfigError& error) {
+    std::cerr << "error: " << error.what() << "\n";
+    return kExitUsageOrConfig;
+  } catch (const std::invalid_argument& error) {
+    std::cerr << "error: " << error.what() << "\n";
+    return kExitUsageOrConfig;
+  } catch (const std::exception& error) {
+    std::cerr << "error: " << error.what() << "\n";
+    return kExitRuntimeFailure;
+  }
+}
+
+}  // namespace metajoule::cli

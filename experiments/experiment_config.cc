@@ -1,0 +1,157 @@
+#include "experiments/experiment_config.h"
+
+#include <memory>
+#include <sstream>
+
+#include "experiments/toml_config.h"
+
+namespace metajoule::experiments {
+
+std::vector<FieldError> Validate(const ExperimentSection& config) {
+  std::vector<FieldError> errors;
+  if (config.name.empty()) errors.push_back({"name", "must not be empty"});
+  for (const char c : config.name) {
+    const bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+    if (!ok) {
+      errors.push_back({"name", "may hold only letters, digits, '-', '_' and '.' (it names a folder), got \"" +
+                                    config.name + "\""});
+      break;
+    }
+  }
+  if (config.seed < 0) errors.push_back({"seed", "must be >= 0, got " + std::to_string(config.seed)});
+  return errors;
+}
+
+std::vector<FieldError> Validate(const RolloutSection& config) {
+  std::vector<FieldError> errors;
+  if (config.episodes < 1) {
+    errors.push_back({"episodes", "must be >= 1, got " + std::to_string(config.episodes)});
+  }
+  return errors;
+}
+
+std::vector<FieldError> Validate(const ExperimentConfig& config) {
+  std::vector<FieldError> errors;
+  if (config.clusters.empty()) {
+    errors.push_back({"clusters", "at least one [[clusters]] table is required"});
+  }
+  for (std::size_t i = 0; i < config.clusters.size(); ++i) {
+    for (std::size_t j = 0; j < i; ++j) {
+      if (config.clusters[i].name == config.clusters[j].name) {
+        errors.push_back({"clusters[" + std::to_string(i) + "].name",
+                          "duplicate cluster name \"" + config.clusters[i].name + "\""});
+      }
+    }
+  }
+  return errors;
+}
+
+namespace {
+
+constexpr std::string_view kOverrideSource = "--set";
+
+toml::source_region OverrideRegion() {
+  static const auto path = std::make_shared<const std::string>(kOverrideSource);
+  toml::source_region region;
+  region.path = path;
+  return region;
+}
+
+// Applies one "dotted.key=value" override to the parsed document.
+void ApplyOverride(toml::table& document, const std::string& text) {
+  const std::size_t eq = text.find('=');
+  if (eq == std::string::npos || eq == 0) {
+    throw ConfigError({std::string(kOverrideSource)}, text, "expected key=value");
+  }
+  const std::string key = text.substr(0, eq);
+  const std::string value = text.substr(eq + 1);
+  toml::table parsed;
+  try {
+    parsed = toml::parse("value = " + value, kOverrideSource);
+  } catch (const toml::parse_error& error) {
+    throw ConfigError({std::string(kOverrideSource)}, key,
+                      "cannot read \"" + value + "\" as a TOML value (strings need quotes): " +
+                          std::string(error.description()));
+  }
+
+  // walk down the dotted path, creating tables that do not exist yet
+  toml::table* table = &document;
+  std::string_view rest = key;
+  for (;;) {
+    const std::size_t dot = rest.find('.');
+    std::string part(rest.substr(0, dot));
+    std::size_t index = std::string::npos;
+    if (const std::size_t bracket = part.find('['); bracket != std::string::npos) {
+      index = std::stoul(part.substr(bracket + 1));
+      part = part.substr(0, bracket);
+    }
+    if (part.empty()) throw ConfigError({std::string(kOverrideSource)}, key, "empty key part");
+    if (dot == std::string_view::npos) {
+      if (index != std::string::npos) {
+        throw ConfigError({std::string(kOverrideSource)}, key, "cannot override one array element");
+      }
+      table->insert_or_assign(toml::key(part, OverrideRegion()), std::move(*parsed.get("value")));
+      return;
+    }
+    rest = rest.substr(dot + 1);
+    toml::node* next = table->get(part);
+    if (next == nullptr) {
+      if (index != std::string::npos) {
+        throw ConfigError({std::string(kOverrideSource)}, key, "no array \"" + part + "\" to index");
+      }
+      auto [it, inserted] = table->insert(toml::key(part, OverrideRegion()), toml::table{});
+      next = &it->second;
+    }
+    if (index != std::string::npos) {
+      toml::array* array = next->as_array();
+      if (array == nullptr || index >= array->size()) {
+        throw ConfigError({std::string(kOverrideSource)}, key, "index out of range");
+      }
+      next = array->get(index);
+    }
+    table = next->as_table();
+    if (table == nullptr) {
+      throw ConfigError({std::string(kOverrideSource)}, key, "\"" + part + "\" is not a table");
+    }
+  }
+}
+
+ExperimentConfig ReadDocument(toml::table& document, const std::vector<std::string>& overrides) {
+  for (const auto& override_text : overrides) ApplyOverride(document, override_text);
+  ExperimentConfig config;
+  ReadTable(document, "", config);
+  return config;
+}
+
+}  // namespace
+
+ExperimentConfig ParseExperiment(std::string_view text, const std::string& source_name,
+                                 const std::vector<std::string>& overrides) {
+  toml::table document;
+  try {
+    document = toml::parse(text, source_name);
+  } catch (const toml::parse_error& error) {
+    throw ConfigError(LocationOf(error.source()), "", std::string(error.description()));
+  }
+  return ReadDocument(document, overrides);
+}
+
+ExperimentConfig LoadExperiment(const std::string& path, const std::vector<std::string>& overrides) {
+  toml::table document;
+  try {
+    document = toml::parse_file(path);
+  } catch (const toml::parse_error& error) {
+    SourceLocation where = LocationOf(error.source());
+    if (where.path.empty()) where.path = path;
+    throw ConfigError(where, "", std::string(error.description()));
+  }
+  return ReadDocument(document, overrides);
+}
+
+std::string ResolvedToml(const ExperimentConfig& config) {
+  std::ostringstream out;
+  out << ToTable(config) << "\n";
+  return out.str();
+}
+
+}  // namespace metajoule::experiments

@@ -1,0 +1,67 @@
+#pragma once
+// The experiment file: what `metajoule run|check` reads (docs/config.md is its reference).
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "sim/task_config.h"
+
+namespace metajoule::experiments {
+
+/// [experiment]: identity of a run.
+struct ExperimentSection {
+  std::string name{"unnamed"};
+  std::string description{};
+  std::int64_t seed{1};  ///< base seed; every RNG of the run is derived from it
+  template <class V>
+  void Visit(V& v) {
+    v("name", name);
+    v("description", description);
+    v("seed", seed);
+  }
+};
+std::vector<FieldError> Validate(const ExperimentSection& config);
+
+/// [rollout]: the random-policy rollout that `run` performs until learning is wired in.
+struct RolloutSection {
+  int episodes{2};  ///< episodes per agent
+  template <class V>
+  void Visit(V& v) {
+    v("episodes", episodes);
+  }
+};
+std::vector<FieldError> Validate(const RolloutSection& config);
+
+/// The whole experiment file.
+struct ExperimentConfig {
+  ExperimentSection experiment{};
+  sim::SimConfig sim{};
+  RolloutSection rollout{};
+  std::vector<sim::ClusterConfig> clusters{};
+  template <class V>
+  void Visit(V& v) {
+    v("experiment", experiment);
+    v("sim", sim);
+    v("rollout", rollout);
+    v("clusters", clusters);
+  }
+};
+std::vector<FieldError> Validate(const ExperimentConfig& config);
+
+/// Loads and validates an experiment file. `overrides` are "dotted.key=value" strings, each value
+/// written in TOML syntax (`sim.threads=2`, `experiment.name="x"`), applied before validation; an
+/// override may add a key the file lacks but not a key the schema lacks. Throws ConfigError
+/// ("file:line:col: key: message", or "--set: key: message" for an override).
+ExperimentConfig LoadExperiment(const std::string& path,
+                                const std::vector<std::string>& overrides = {});
+
+/// The same, from TOML text; `source_name` stands for the file name in messages.
+ExperimentConfig ParseExperiment(std::string_view text, const std::string& source_name,
+                                 const std::vector<std::string>& overrides = {});
+
+/// The fully resolved config (every field, defaults included) as TOML text.
+std::string ResolvedToml(const ExperimentConfig& config);
+
+}  // namespace metajoule::experiments
