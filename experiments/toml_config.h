@@ -252,6 +252,49 @@ class TableWriter {
   toml::table& table_;
 };
 
+/// Visitor that lists the dotted key of every leaf field of a struct ("clusters[].task.family"),
+/// for the configuration reference check.
+class KeyLister {
+ public:
+  explicit KeyLister(std::string prefix, std::vector<std::string>& keys)
+      : prefix_(std::move(prefix)), keys_(keys) {}
+
+  template <class T>
+  void operator()(std::string_view key, T& field) {
+    const std::string full = JoinKey(prefix_, key);
+    if constexpr (internal::IsStdVector<T>::value) {
+      using Elem = typename internal::IsStdVector<T>::value_type;
+      if constexpr (std::is_class_v<Elem> && !std::is_same_v<Elem, std::string>) {
+        Elem elem{};
+        KeyLister inner(full + "[]", keys_);
+        elem.Visit(inner);
+        return;
+      }
+    }
+    if constexpr (std::is_class_v<T> && !std::is_same_v<T, std::string> &&
+                  !internal::IsStdVector<T>::value && !internal::IsStdArray<T>::value) {
+      KeyLister inner(full, keys_);
+      field.Visit(inner);
+    } else {
+      keys_.push_back(full);
+    }
+  }
+
+ private:
+  std::string prefix_;
+  std::vector<std::string>& keys_;
+};
+
+/// Every leaf key of T, dotted, arrays of tables marked "[]".
+template <class T>
+std::vector<std::string> ListKeys() {
+  std::vector<std::string> keys;
+  T value{};
+  KeyLister lister("", keys);
+  value.Visit(lister);
+  return keys;
+}
+
 /// The struct as a TOML table, every field written (defaults included).
 template <class T>
 toml::table ToTable(const T& value) {
