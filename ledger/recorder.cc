@@ -1,0 +1,76 @@
+#include "ledger/recorder.h"
+
+#include <mutex>
+#include <stdexcept>
+
+namespace metajoule::ledger {
+
+RunRecorder::RunRecorder(LedgerStore& store, const EnergyModel& model, RunInfo info,
+                         MeterSelection meter)
+    : store_(store), model_(model), meter_(std::move(meter)) {
+  info.energy_model = model_.ToText();
+  info.meter_requested = meter_.requested;
+  info.meter_status = meter_.status;
+  run_ = store_.BeginRun(info);
+}
+
+void RunRecorder::AddNode(NodeInfo node) {
+  NodePricing pricing = model_.ForNode(node.device, node.location);
+  node.device = pricing.device.name;
+  node.location = pricing.location.name;
+  store_.AddNode(run_, node);
+  std::unique_lock lock(mutex_);
+  nodes_.insert_or_assign(node.id, std::move(pricing));
+}
+
+Event RunRecorder::Record(Event event, std::optional<double> measured_package_j) {
+  {
+    std::shared_lock lock(mutex_);
+    const auto it = nodes_.find(event.node);
+    if (it == nodes_.end()) {
+      throw std::invalid_argument("RunRecorder::Record: node " + std::to_string(event.node) +
+                                  " was never added with AddNode");
+    }
+    model_.Price(it->second, meter_.used, event, measured_package_j);
+  }
+  store_.Append(run_, event);
+  return event;
+}
+
+Event RunRecorder::RecordCompute(std::int32_t node, std::int64_t round, Phase phase,
+                                 std::int64_t sim_steps, double flops,
+                                 const Measurement& measurement) {
+  Event event;
+  event.node = node;
+  event.round = round;
+  event.phase = phase;
+  event.kind = EventKind::kCompute;
+  event.sim_steps = sim_steps;
+  event.flops = flops;
+  event.cpu_seconds = measurement.cpu_seconds;
+  event.wall_seconds = measurement.wall_seconds;
+  return Record(event, measurement.package_j);
+}
+
+Event RunRecorder::RecordTransfer(std::int32_t node, std::int64_t round, Phase phase,
+                                  LinkKind link, std::int64_t bits_on_air,
+                                  std::int64_t payload_bits, std::int32_t attempts) {
+  Event event;
+  event.node = node;
+  event.round = round;
+  event.phase = phase;
+  event.kind = EventKind::kComm;
+  event.link = link;
+  event.bits_on_air = bits_on_air;
+  event.payload_bits = payload_bits;
+  event.attempts = attempts;
+  return Record(event);
+}
+
+void RunRecorder::RecordEvaluation(const Evaluation& evaluation) {
+  store_.AddEvaluation(run_, evaluation);
+}
+
+void RunRecorder::Finish(std::string_view status) { store_.EndRun(run_, status); }
+
+}  // namespace metajoule::ledger

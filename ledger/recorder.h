@@ -1,0 +1,62 @@
+#pragma once
+// RunRecorder: the one object a running experiment talks to. It starts a run in a LedgerStore
+// (storing the resolved config, the energy model and the meter selection), registers nodes,
+// prices every event with the EnergyModel, and queues it in the store.
+
+#include <cstdint>
+#include <optional>
+#include <shared_mutex>
+#include <unordered_map>
+
+#include "ledger/energy_model.h"
+#include "ledger/ledger_store.h"
+#include "ledger/meters.h"
+
+namespace metajoule::ledger {
+
+/// Records one run. Record*/AddNode are safe to call from several threads; the store and model
+/// must outlive the recorder.
+class RunRecorder {
+ public:
+  /// Begins a run in `store`. `info.energy_model`, `info.meter_requested` and
+  /// `info.meter_status` are filled from `model` and `meter`.
+  RunRecorder(LedgerStore& store, const EnergyModel& model, RunInfo info, MeterSelection meter);
+
+  std::int64_t run() const { return run_; }
+  const MeterSelection& meter() const { return meter_; }
+
+  /// Registers a node (empty device/location take the model's defaults and are stored
+  /// resolved). Throws std::invalid_argument listing the valid names for an unknown device or
+  /// location.
+  void AddNode(NodeInfo node);
+
+  /// Prices `event` (energy_j, source, gco2e) and queues it; returns the priced event.
+  /// Compute events use the meter in use: with RAPL, `measured_package_j` is required
+  /// (std::invalid_argument otherwise). Throws std::invalid_argument for an unregistered node.
+  Event Record(Event event, std::optional<double> measured_package_j = std::nullopt);
+
+  /// A compute event from its work and a Meter measurement (cpu, wall and, with RAPL, joules).
+  Event RecordCompute(std::int32_t node, std::int64_t round, Phase phase, std::int64_t sim_steps,
+                      double flops, const Measurement& measurement);
+
+  /// A transfer over `link`: bits_on_air includes headers and every retransmission.
+  Event RecordTransfer(std::int32_t node, std::int64_t round, Phase phase, LinkKind link,
+                       std::int64_t bits_on_air, std::int64_t payload_bits,
+                       std::int32_t attempts = 1);
+
+  /// Queues an evaluation.
+  void RecordEvaluation(const Evaluation& evaluation);
+
+  /// Commits everything and marks the run finished (or `status`).
+  void Finish(std::string_view status = "finished");
+
+ private:
+  LedgerStore& store_;
+  const EnergyModel& model_;
+  MeterSelection meter_;
+  std::int64_t run_{0};
+  mutable std::shared_mutex mutex_;
+  std::unordered_map<std::int32_t, NodePricing> nodes_;
+};
+
+}  // namespace metajoule::ledger

@@ -1,0 +1,119 @@
+#include "ledger/queries.h"
+
+#include <stdexcept>
+#include <vector>
+
+#include <doctest/doctest.h>
+
+#include "ledger/recorder.h"
+#include "tests/ledger/temp_dir.h"
+
+namespace metajoule::ledger {
+namespace {
+
+TEST_SUITE("ledger/queries") {
+  TEST_CASE("lifecycle cost and break-even match a hand computation") {
+    // E_meta = 1000 J, E_adapt = 10 J, E_scratch = 60 J: N* = 1000 / 50 = 20
+    const LifecycleCosts costs{1000.0, 10.0, 60.0};
+    CHECK(MetaLifecycleJ(costs, 5) == 1050.0);
+    CHECK(ScratchLifecycleJ(costs, 5) == 300.0);
+    CHECK(BreakEvenTasks(costs) == 20.0);
+    CHECK(BreakEvenTaskCount(costs) == 20);  // 1000 + 200 = 1200 = 20 × 60
+    CHECK(MetaLifecycleJ(costs, 20) == ScratchLifecycleJ(costs, 20));
+    // N* = 1000 / 30 = 33.3...: 34 tasks are needed
+    CHECK(BreakEvenTaskCount({1000.0, 30.0, 60.0}) == 34);
+    CHECK(BreakEvenTasks({1000.0, 30.0, 60.0}).value() == doctest::Approx(100.0 / 3.0));
+  }
+
+  TEST_CASE("meta-learning never breaks even when adapting costs as much as scratch") {
+    CHECK_FALSE(BreakEvenTasks({1000.0, 60.0, 60.0}).has_value());
+    CHECK_FALSE(BreakEvenTaskCount({1000.0, 70.0, 60.0}).has_value());
+    CHECK(BreakEvenTasks({0.0, 70.0, 60.0}) == 0.0);
+    CHECK(BreakEvenTaskCount({0.0, 10.0, 60.0}) == 1);
+    CHECK_THROWS_AS(MetaLifecycleJ({-1.0, 0.0, 0.0}, 1), std::invalid_argument);
+  }
+
+  TEST_CASE("EnergyToTarget sums energy up to the first round that reaches the target") {
+    const std::vector<RoundEnergy> energy = {{0, 5.0}, {1, 7.0}, {2, 11.0}, {3, 13.0}};
+    const std::vector<RoundReturn> returns = {{0, -50.0}, {1, -20.0}, {2, -9.0}, {3, -8.0}};
+    const TargetResult hit = EnergyToTarget(energy, returns, -10.0);
+    CHECK(hit.reached);
+    CHECK(hit.round == 2);
+    CHECK(hit.value == -9.0);
+    CHECK(hit.energy_j == 23.0);
+    const TargetResult miss = EnergyToTarget(energy, returns, 0.0);
+    CHECK_FALSE(miss.reached);
+    CHECK(miss.round == -1);
+    CHECK(miss.value == -8.0);
+    CHECK(miss.energy_j == 36.0);
+    const std::vector<RoundReturn> unsorted = {{2, 0.0}, {1, 0.0}};
+    CHECK_THROWS_AS(EnergyToTarget(energy, unsorted, 0.0), std::invalid_argument);
+  }
+
+  TEST_CASE("queries report energy-to-target per method, the link breakdown and carbon per location") {
+    test::TempDir dir;
+    LedgerStore store(dir.File("ledger.sqlite"));
+    EnergyModelConfig config;
+    DeviceProfile unit{"unit", 1.0, 0.0, 1.0, 1.0, 1.0, 1.0, "test"};  // 1 J per sim step
+    config.devices.push_back(unit);
+    config.default_device = "unit";
+    config.links.uplink.efficiency_kbit_per_j = 1.0;  // 1000 bit/J
+    const EnergyModel model(config);
+    RunRecorder recorder(store, model, {.name = "q", .method = "maml"},
+                         SelectMeter(EnergySource::kModelled));
+    recorder.AddNode({0, "agent", "", "unit", "france"});
+    recorder.AddNode({1, "agent", "", "unit", "poland"});
+    for (std::int64_t round = 0; round < 4; ++round) {
+      recorder.RecordCompute(0, round, Phase::kRollout, 10, 0.0, Measurement{});   // 10 J
+      recorder.RecordCompute(1, round, Phase::kLearn, 30, 0.0, Measurement{});     // 30 J
+      recorder.RecordTransfer(1, round, Phase::kTransfer, LinkKind::kUplink, 2000, 1900);  // 2 J
+      recorder.RecordEvaluation({round, 0, "t0", "maml", 1, -40.0 + 10.0 * static_cast<double>(round)});
+      recorder.RecordEvaluation({round, 1, "t1", "maml", 1, -20.0 + 10.0 * static_cast<double>(round)});
+      recorder.RecordEvaluation({round, 0, "t0", "maml", 0, -100.0});
+      recorder.RecordEvaluation({round, 0, "t0", "pretrained", 1, -5.0});
+    }
+    recorder.Finish();
+    const std::int64_t run = recorder.run();
+
+    const EnergyBreakdown b = QueryBreakdown(store, run);
+    CHECK(b.compute_j == 160.0);
+    CHECK(b.uplink_j == 8.0);
+    CHECK(b.downlink_j == 0.0);
+    CHECK(b.total_j() == 168.0);
+
+    // mean maml return at step 1: -30, -20, -10, 0 -> reaches -15 in round 2 (3 rounds × 42 J)
+    const auto targets = QueryEnergyToTarget(store, run, -15.0);
+    REQUIRE(targets.size() == 2);
+    CHECK(targets[0].method == "maml");
+    CHECK(targets[0].adapt_step == 1);
+    CHECK(targets[0].reached);
+    CHECK(targets[0].round == 2);
+    CHECK(targets[0].energy_j == 126.0);
+    CHECK(targets[1].method == "pretrained");
+    CHECK(targets[1].round == 0);
+    CHECK(targets[1].energy_j == 42.0);
+    const auto at_step0 = QueryEnergyToTarget(store, run, -15.0, 0);
+    CHECK_FALSE(at_step0[0].reached);
+    CHECK(at_step0[0].energy_j == 168.0);
+    const auto all = QueryEnergyToTargetAll(store, -15.0);
+    REQUIRE(all.size() == 1);  // the run's own method only
+    CHECK(all[0].result.method == "maml");
+
+    const auto carbon = QueryCarbonByLocation(store, run);
+    REQUIRE(carbon.size() == 2);
+    CHECK(carbon[0].location == "france");
+    CHECK(carbon[0].energy_j == 40.0);
+    CHECK(carbon[0].gco2e == doctest::Approx(40.0 / 3.6e6 * 56.0).epsilon(1e-12));
+    CHECK(carbon[1].location == "poland");
+    CHECK(carbon[1].energy_j == 128.0);
+    CHECK(carbon[1].gco2e == doctest::Approx(128.0 / 3.6e6 * 662.0).epsilon(1e-12));
+
+    const auto phases = QueryEnergyByPhase(store, run);
+    REQUIRE(phases.size() == 3);
+    CHECK(phases[0].phase == "learn");
+    CHECK(phases[0].energy_j == 120.0);
+  }
+}
+
+}  // namespace
+}  // namespace metajoule::ledger

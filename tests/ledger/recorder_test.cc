@@ -1,0 +1,136 @@
+#include "ledger/recorder.h"
+
+#include <cmath>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include <doctest/doctest.h>
+
+#include "ledger/queries.h"
+#include "tests/ledger/temp_dir.h"
+
+namespace metajoule::ledger {
+namespace {
+
+constexpr double kRelTol = 1e-9;  // brief: totals match the closed form to 1e-9
+
+double RelError(double a, double b) { return std::abs(a - b) / std::max(std::abs(b), 1e-300); }
+
+TEST_SUITE("ledger/recorder") {
+  TEST_CASE("ledger totals equal the closed-form model applied to the recorded work") {
+    test::TempDir dir;
+    LedgerStore store(dir.File("ledger.sqlite"), StoreOptions{64, Durability::kNormal});
+    EnergyModelConfig config;
+    config.links.uplink.efficiency_kbit_per_j = 25.0;
+    config.links.downlink.efficiency_kbit_per_j = 50.0;
+    config.links.sidelink.efficiency_kbit_per_j = 200.0;
+    const EnergyModel model(config);
+    RunRecorder recorder(store, model, {.name = "closed-form", .method = "maml"},
+                         SelectMeter(EnergySource::kModelled));
+    recorder.AddNode({0, "agent", "c", "robot_board", "france"});
+    recorder.AddNode({1, "agent", "c", "laptop", "poland"});
+    recorder.AddNode({2, "server", "", "gpu_node", "germany"});
+
+    // the closed form, summed independently of the ledger code
+    double compute_j = 0, ul_j = 0, dl_j = 0, sl_j = 0, gco2e = 0;
+    const double pue[] = {1.0, 1.0, 1.58};
+    const double power[] = {10.0, 28.0, 400.0};
+    const double steps_per_s[] = {5e3, 2e4, 4e4};
+    const double flops_per_s[] = {5e9, 2e10, 5e12};
+    const double intensity[] = {56.0, 662.0, 381.0};
+    const LinkKind links[] = {LinkKind::kUplink, LinkKind::kDownlink, LinkKind::kSidelink};
+    const double kbit_per_j[] = {25.0, 50.0, 200.0};
+    for (std::int64_t round = 0; round < 40; ++round) {
+      for (std::int32_t node = 0; node < 3; ++node) {
+        const std::int64_t steps = 1000 + 37 * round + node;
+        const double flops = 1e7 * static_cast<double>(round + 1);
+        recorder.RecordCompute(node, round, Phase::kRollout, steps, flops, Measurement{});
+        const double t = static_cast<double>(steps) / steps_per_s[node] + flops / flops_per_s[node];
+        const double e = pue[node] * power[node] * t;
+        compute_j += e;
+        gco2e += e / 3.6e6 * intensity[node];
+
+        const auto k = static_cast<std::size_t>((round + node) % 3);
+        const std::int64_t bits = 100'000 + 8 * round;
+        recorder.RecordTransfer(node, round, Phase::kTransfer, links[k], bits, bits - 512);
+        const double c = static_cast<double>(bits) / (kbit_per_j[k] * 1000.0);
+        (k == 0 ? ul_j : k == 1 ? dl_j : sl_j) += c;
+        gco2e += c / 3.6e6 * intensity[node];
+      }
+    }
+    recorder.Finish();
+
+    const EnergyBreakdown b = QueryBreakdown(store, recorder.run());
+    CHECK(b.events == 240);
+    CHECK(RelError(b.compute_j, compute_j) <= kRelTol);
+    CHECK(RelError(b.uplink_j, ul_j) <= kRelTol);
+    CHECK(RelError(b.downlink_j, dl_j) <= kRelTol);
+    CHECK(RelError(b.sidelink_j, sl_j) <= kRelTol);
+    CHECK(RelError(b.total_j(), compute_j + ul_j + dl_j + sl_j) <= kRelTol);
+    CHECK(RelError(b.gco2e, gco2e) <= kRelTol);
+
+    const RunRecord run = store.Run(recorder.run());
+    CHECK(run.info.energy_model == model.ToText());
+    CHECK(run.info.meter_status == "ok");
+  }
+
+  TEST_CASE("an unavailable meter is recorded with the run and in every event's source") {
+    test::TempDir dir;
+    LedgerStore store(dir.File("ledger.sqlite"));
+    const EnergyModel model;
+    std::vector<std::string> warnings;
+    MeterOptions options;
+    options.powercap_root = dir.File("no-powercap-here");
+    const MeterSelection meter = SelectMeter(
+        EnergySource::kRapl, options, [&](const std::string& w) { warnings.push_back(w); });
+    RunRecorder recorder(store, model, {.name = "rapl-wanted"}, meter);
+    recorder.AddNode({0, "agent", "", "", ""});
+    const Event event = recorder.RecordCompute(0, 0, Phase::kLearn, 10, 1e6, Measurement{});
+    recorder.Finish();
+    CHECK(event.source == EnergySource::kModelled);
+    REQUIRE(warnings.size() == 1);
+    const RunRecord run = store.Run(recorder.run());
+    CHECK(run.info.meter_requested == EnergySource::kRapl);
+    CHECK(run.info.meter_status.find("unavailable") == 0);
+    CHECK(*internal::QueryText(store.handle(), store.path(),
+                               "SELECT energy_source FROM events") == "modelled");
+    // empty names were stored resolved to the defaults
+    CHECK(store.Nodes(recorder.run()).front().device == "robot_board");
+  }
+
+  TEST_CASE("node threads may record concurrently without losing events") {
+    test::TempDir dir;
+    LedgerStore store(dir.File("ledger.sqlite"), StoreOptions{100, Durability::kNormal});
+    const EnergyModel model;
+    RunRecorder recorder(store, model, {.name = "threads"}, SelectMeter(EnergySource::kModelled));
+    for (std::int32_t node = 0; node < 4; ++node) recorder.AddNode({node, "agent", "", "", ""});
+    std::vector<std::thread> threads;
+    for (std::int32_t node = 0; node < 4; ++node) {
+      threads.emplace_back([&recorder, node] {
+        for (std::int64_t round = 0; round < 1000; ++round) {
+          recorder.RecordTransfer(node, round, Phase::kTransfer, LinkKind::kUplink, 50'000, 49'000);
+        }
+      });
+    }
+    for (auto& thread : threads) thread.join();
+    recorder.Finish();
+    const EnergyBreakdown b = QueryBreakdown(store, recorder.run());
+    CHECK(b.events == 4000);
+    CHECK(b.uplink_j == doctest::Approx(4000.0).epsilon(1e-12));  // 50 kbit at 50 kbit/J
+  }
+
+  TEST_CASE("recording for an unknown node or device is an error, not a silent default") {
+    test::TempDir dir;
+    LedgerStore store(dir.File("ledger.sqlite"));
+    const EnergyModel model;
+    RunRecorder recorder(store, model, {.name = "r"}, SelectMeter(EnergySource::kModelled));
+    CHECK_THROWS_WITH_AS(recorder.AddNode({0, "agent", "", "toaster", ""}),
+                         doctest::Contains("valid profiles"), std::invalid_argument);
+    CHECK_THROWS_WITH_AS(recorder.RecordTransfer(5, 0, Phase::kTransfer, LinkKind::kUplink, 8, 8),
+                         doctest::Contains("node 5 was never added"), std::invalid_argument);
+  }
+}
+
+}  // namespace
+}  // namespace metajoule::ledger
