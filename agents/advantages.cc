@@ -1,0 +1,88 @@
+#include "agents/advantages.h"
+
+#include "agents/math/checks.h"
+#include "agents/math/gae.h"
+
+namespace metajoule::agents {
+
+AdvantageEstimator::AdvantageEstimator(int obs_dim, const AdvantageConfig& config,
+                                       std::mt19937_64& init_rng)
+    : config_(config) {
+  ThrowIfInvalid("AdvantageEstimator", Validate(config));
+  switch (config.baseline) {
+    case BaselineKind::kNone: break;
+    case BaselineKind::kLinear: linear_.emplace(obs_dim, config.linear_reg_coeff); break;
+    case BaselineKind::kMlp: critic_.emplace(obs_dim, config.critic, init_rng); break;
+  }
+}
+
+UpdateStatus AdvantageEstimator::Compute(const TrajectoryBatch& batch, std::mt19937_64& rng,
+                                         Eigen::VectorXd& advantages, std::string* message,
+                                         std::uint64_t* flops) {
+  const Eigen::Index steps = batch.num_steps();
+  const Eigen::Index episodes = batch.num_episodes();
+  Eigen::VectorXd values = Eigen::VectorXd::Zero(steps);
+  Eigen::VectorXd end_values = Eigen::VectorXd::Zero(episodes);
+  advantages.resize(steps);
+  std::uint64_t work = 0;
+  if (linear_) {
+    // Duan et al. 2016 / MAML-RL: fit to this batch's discounted returns, then predict
+    Eigen::VectorXd returns(steps);
+    DiscountedReturns(batch.rewards, batch.ends, config_.gamma, returns);
+    if (!linear_->Fit(batch.obs, batch.ends, returns)) {
+      if (message != nullptr) {
+        *message = "linear baseline: the regularised least-squares fit failed 5 times";
+      }
+      return UpdateStatus::kBaselineFailed;
+    }
+    work += linear_->last_flops();
+    linear_->Predict(batch.obs, batch.ends, values);
+    work += linear_->last_flops();
+  } else if (critic_) {
+    const std::uint64_t before = critic_->flops();
+    critic_->Predict(batch.obs, values);
+    critic_->Predict(batch.final_obs, end_values);
+    ComputeGae(batch.rewards, values, batch.ends, end_values, config_.gamma, config_.gae_lambda,
+               advantages);
+    // critic targets: lambda-returns (Schulman et al. 2016, section 5)
+    critic_->Fit(batch.obs, advantages + values, rng);
+    work += critic_->flops() - before;
+  }
+  if (!critic_) {
+    ComputeGae(batch.rewards, values, batch.ends, end_values, config_.gamma, config_.gae_lambda,
+               advantages);
+  }
+  work += 4 * static_cast<std::uint64_t>(steps);  // delta and the recursion
+  if (config_.normalize_advantages) {
+    NormalizeAdvantages(advantages);
+    work += 5 * static_cast<std::uint64_t>(steps);
+  }
+  if (flops != nullptr) *flops += work;
+  return UpdateStatus::kOk;
+}
+
+namespace internal {
+
+UpdateReport CheckUpdateInputs(const GaussianMlpPolicy& policy,
+                               const Eigen::Ref<const Eigen::VectorXd>& theta,
+                               const TrajectoryBatch& batch) {
+  CheckSize("Update: theta size", theta.size(), policy.num_params());
+  UpdateReport report;
+  report.status = CheckTrajectoryBatch(batch, policy.obs_dim(), policy.act_dim(), &report.message);
+  if (report.status != UpdateStatus::kOk) return report;
+  if (!theta.allFinite()) {
+    report.status = UpdateStatus::kNonFiniteParams;
+    report.message = "Update: NaN or inf in the policy parameters";
+    return report;
+  }
+  report.mean_episode_return = EpisodeReturns(batch).mean();
+  return report;
+}
+
+void EnsureWorkspace(const GaussianMlpPolicy& policy, Eigen::Index batch,
+                     std::optional<PolicyWorkspace>& ws) {
+  if (!ws || ws->max_batch() < batch) ws.emplace(policy, static_cast<int>(batch));
+}
+
+}  // namespace internal
+}  // namespace metajoule::agents

@@ -1,0 +1,58 @@
+#pragma once
+// Advantage estimation for the learners: the baseline (none, linear features, MLP critic) and
+// GAE over a TrajectoryBatch, plus the input checks every update starts with.
+
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+
+#include "agents/baselines.h"
+#include "agents/learner_config.h"
+#include "agents/math/gaussian_policy.h"
+#include "agents/trajectory.h"
+
+namespace metajoule::agents {
+
+/// Owns the baseline and turns a batch into advantages.
+class AdvantageEstimator {
+ public:
+  /// `init_rng` initialises the MLP critic (unused for the other baselines).
+  /// @throws std::invalid_argument when the config fails Validate or obs_dim < 1.
+  AdvantageEstimator(int obs_dim, const AdvantageConfig& config, std::mt19937_64& init_rng);
+
+  /// Advantages A_t (T) for `batch`, whose shapes the caller has checked:
+  ///  - linear: refit on the discounted returns of this batch, then predict (MAML-RL order);
+  ///    both kinds of episode end use V = 0 after the last step, as the returns it is fit to;
+  ///  - mlp: predict V(s_t) and V(final obs) (bootstrapping kTruncated ends), compute GAE, then
+  ///    fit the critic to the lambda-returns A_t + V(s_t) with `rng` shuffling;
+  ///  - none: V = 0.
+  /// Then GAE(gamma, lambda) and, when configured, normalisation. Returns kBaselineFailed
+  /// (with `message`) when the linear regression fails, kOk otherwise; adds FLOPs to `flops`.
+  UpdateStatus Compute(const TrajectoryBatch& batch, std::mt19937_64& rng,
+                       Eigen::VectorXd& advantages, std::string* message, std::uint64_t* flops);
+
+  const AdvantageConfig& config() const { return config_; }
+  /// The critic, when baseline = "mlp".
+  const MlpCritic* critic() const { return critic_ ? &*critic_ : nullptr; }
+
+ private:
+  AdvantageConfig config_;
+  std::optional<LinearFeatureBaseline> linear_;
+  std::optional<MlpCritic> critic_;
+};
+
+namespace internal {
+
+/// The checks at the start of every learner update: shapes (throws std::invalid_argument),
+/// then finiteness of theta and of the batch. Returns a report with status kOk or the reason.
+UpdateReport CheckUpdateInputs(const GaussianMlpPolicy& policy,
+                               const Eigen::Ref<const Eigen::VectorXd>& theta,
+                               const TrajectoryBatch& batch);
+
+/// Grows `ws` to hold `batch` columns (allocates only when it is too small).
+void EnsureWorkspace(const GaussianMlpPolicy& policy, Eigen::Index batch,
+                     std::optional<PolicyWorkspace>& ws);
+
+}  // namespace internal
+}  // namespace metajoule::agents

@@ -1,0 +1,37 @@
+#include "agents/benchmark.h"
+
+#include <doctest/doctest.h>
+
+namespace metajoule::agents {
+namespace {
+
+TEST_SUITE("agents/benchmark") {
+  TEST_CASE("RunMlpBenchmark reports float and double rows for every batch") {
+    MlpBenchmarkConfig config;
+    config.layer_sizes = {3, 8, 2};
+    config.batches = {1, 4};
+    config.min_seconds = 1e-4;
+    config.repetitions = 1;
+    const auto rows = RunMlpBenchmark(config);
+    REQUIRE(rows.size() == 4);
+    CHECK(rows[0].scalar == "float");
+    CHECK(rows[1].scalar == "double");
+    CHECK(rows[3].batch == 4);
+    for (const auto& row : rows) {
+      CHECK(row.ours_ns_per_sample > 0.0);
+      CHECK(row.reference_ns_per_sample > 0.0);
+    }
+    CHECK(FormatMlpBenchmark(rows).find("| double | 4 |") != std::string::npos);
+  }
+}
+
+TEST_SUITE("slow") {
+  TEST_CASE("agents: the 64x64 tanh MLP is within 1.5x of plain Eigen") {
+    const auto rows = RunMlpBenchmark({.min_seconds = 0.2, .repetitions = 3});
+    MESSAGE(FormatMlpBenchmark(rows));
+    for (const auto& row : rows) CHECK(row.ratio() < 1.5);
+  }
+}
+
+}  // namespace
+}  // namespace metajoule::agents
