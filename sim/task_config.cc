@@ -23,12 +23,21 @@ void CheckRange(const char* key, const std::array<double, 2>& range, double min_
 std::vector<FieldError> Validate(const TaskDistributionConfig& config) {
   std::vector<FieldError> errors;
   const auto names = TaskFamilyNames();
-  if (std::find(names.begin(), names.end(), config.family) == names.end()) {
+  const bool known = std::find(names.begin(), names.end(), config.family) != names.end();
+  if (!known) {
     errors.push_back({"family", "unknown task family \"" + config.family +
                                     "\"; valid families: " + JoinNames(names)});
   }
   if (config.goal_low.size() != config.goal_high.size()) {
     errors.push_back({"goal_high", "goal_low and goal_high must have the same length"});
+  } else if (known && !config.goal_low.empty() &&
+             static_cast<int>(config.goal_low.size()) != FindTaskFamily(config.family).goal_size()) {
+    const int goal_size = FindTaskFamily(config.family).goal_size();
+    errors.push_back({"goal_low", goal_size == 0
+                                      ? "family " + config.family + " has no goal; leave the goal box out"
+                                      : "family " + config.family + " expects " +
+                                            std::to_string(goal_size) + " goal axes, got " +
+                                            std::to_string(config.goal_low.size())});
   } else {
     for (std::size_t i = 0; i < config.goal_low.size(); ++i) {
       if (config.goal_low[i] > config.goal_high[i]) {
