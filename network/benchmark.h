@@ -1,0 +1,61 @@
+#pragma once
+// Transport and codec figures for `metajoule bench network` (machine notes section 4 has the raw
+// ZeroMQ numbers of this machine). GB/s are 1e9 bytes per second of float32 payload.
+
+#include <array>
+#include <cstddef>
+#include <string>
+
+namespace metajoule::network {
+
+struct NetworkBenchmarkOptions {
+  /// Float32 bytes of the model in each push (1 MiB by default).
+  std::size_t push_bytes{1u << 20};
+  /// Pushes timed over tcp loopback, for the raw baseline and for the channel.
+  int pushes{2000};
+  /// Parameters of the model pushed in each inproc round trip.
+  std::size_t round_trip_parameters{10000};
+  /// Round trips timed, after `warmup` untimed ones.
+  int round_trips{20000};
+  int warmup{1000};
+  /// Busy-poll window of the spinning round-trip variant, microseconds.
+  int spin_us{200};
+  /// Encodes and decodes timed per tensor encoding.
+  int codec_repetitions{200};
+};
+
+/// Latency summary of a round-trip series, microseconds.
+struct LatencyUs {
+  double mean{0.0};
+  double p50{0.0};
+  double p99{0.0};
+};
+
+struct NetworkBenchmarkReport {
+  /// Raw ZeroMQ PUSH/PULL over tcp loopback, two contexts, HWM 100, one copy per send.
+  double raw_push_pull_gbps{0.0};
+  /// ChannelClient -> ChannelServer model pushes over tcp loopback, each encoded (CRC-32
+  /// included) on send and decoded and checked on receipt.
+  double channel_push_gbps{0.0};
+  /// Request (model push of round_trip_parameters floats) + Ack reply over inproc, blocking.
+  LatencyUs round_trip{};
+  /// The same with both sides busy-polling for spin_us before blocking.
+  LatencyUs round_trip_spin{};
+  /// Encode and decode speed of a push_bytes tensor, per TensorEncoding (float32, float16, int8),
+  /// in float32 GB/s.
+  std::array<double, 3> encode_gbps{};
+  std::array<double, 3> decode_gbps{};
+  /// CRC-32 speed, GB/s, and whether it used PCLMULQDQ.
+  double crc32_gbps{0.0};
+  bool crc32_accelerated{false};
+  NetworkBenchmarkOptions options{};
+};
+
+/// Runs every measurement in turn (a few seconds with the defaults). Needs free tcp loopback
+/// ports (it binds to tcp://127.0.0.1:*).
+NetworkBenchmarkReport RunNetworkBenchmark(const NetworkBenchmarkOptions& options = {});
+
+/// A plain-text table of the report, with the targets (>= 2 GB/s push, <= 50 us round trip).
+std::string FormatNetworkBenchmark(const NetworkBenchmarkReport& report);
+
+}  // namespace metajoule::network

@@ -1,0 +1,169 @@
+#include "network/crc32.h"
+
+#include <array>
+#include <bit>
+#include <cstddef>
+#include <cstring>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define METAJOULE_CRC32_CLMUL 1
+#include <immintrin.h>
+#endif
+
+namespace metajoule::network {
+namespace {
+
+constexpr std::uint32_t kReflectedPolynomial = 0xEDB88320u;
+
+// tables[k][b]: the CRC register after feeding byte b followed by k zero bytes (slicing-by-8,
+// Kounavis and Berry, "A Systematic Approach to Building High Performance Software-based CRC
+// Generators", 2005)
+using Tables = std::array<std::array<std::uint32_t, 256>, 8>;
+
+constexpr Tables MakeTables() {
+  Tables tables{};
+  for (std::uint32_t b = 0; b < 256; ++b) {
+    std::uint32_t crc = b;
+    for (int bit = 0; bit < 8; ++bit) crc = (crc >> 1) ^ ((crc & 1u) ? kReflectedPolynomial : 0u);
+    tables[0][b] = crc;
+  }
+  for (std::size_t k = 1; k < 8; ++k) {
+    for (std::size_t b = 0; b < 256; ++b) {
+      const std::uint32_t prev = tables[k - 1][b];
+      tables[k][b] = (prev >> 8) ^ tables[0][prev & 0xFFu];
+    }
+  }
+  return tables;
+}
+
+constexpr Tables kTables = MakeTables();
+
+// advances the raw (non-inverted) CRC register over `size` bytes
+std::uint32_t UpdateTable(std::uint32_t crc, const std::uint8_t* data, std::size_t size) {
+  while (size >= 8) {
+    std::uint32_t low = 0;
+    std::uint32_t high = 0;
+    std::memcpy(&low, data, 4);
+    std::memcpy(&high, data + 4, 4);
+    if constexpr (std::endian::native == std::endian::big) {
+      low = __builtin_bswap32(low);
+      high = __builtin_bswap32(high);
+    }
+    low ^= crc;
+    crc = kTables[7][low & 0xFFu] ^ kTables[6][(low >> 8) & 0xFFu] ^
+          kTables[5][(low >> 16) & 0xFFu] ^ kTables[4][low >> 24] ^ kTables[3][high & 0xFFu] ^
+          kTables[2][(high >> 8) & 0xFFu] ^ kTables[1][(high >> 16) & 0xFFu] ^
+          kTables[0][high >> 24];
+    data += 8;
+    size -= 8;
+  }
+  while (size-- > 0) crc = (crc >> 8) ^ kTables[0][(crc ^ *data++) & 0xFFu];
+  return crc;
+}
+
+#if defined(METAJOULE_CRC32_CLMUL)
+
+// Folding constants of the bit-reflected CRC-32 polynomial, from the end of Gopal et al. 2009:
+// k1 = x^(4*128+32) mod P, k2 = x^(4*128-32) mod P (fold by 4 x 128 bits), k3/k4 the same for one
+// 128-bit block, k5 = x^64 mod P, and the Barrett pair (P', mu).
+// advances the raw CRC register over `size` bytes, size >= 64 and a multiple of 16
+__attribute__((target("pclmul,sse4.1"))) std::uint32_t UpdateClmul(std::uint32_t crc,
+                                                                   const std::uint8_t* data,
+                                                                   std::size_t size) {
+  const __m128i k1k2 = _mm_set_epi64x(0x01c6e41596, 0x0154442bd4);
+  const __m128i k3k4 = _mm_set_epi64x(0x00ccaa009e, 0x01751997d0);
+  const __m128i k5 = _mm_set_epi64x(0, 0x0163cd6124);
+  const __m128i barrett = _mm_set_epi64x(0x01f7011641, 0x01db710641);
+  const __m128i mask32 = _mm_setr_epi32(~0, 0, ~0, 0);
+  const auto load = [](const std::uint8_t* p) {
+    return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  };
+  // fold x into the next 16 bytes y with the constant pair k
+  const auto fold = [](__m128i x, __m128i y, __m128i k) {
+    return _mm_xor_si128(
+        _mm_xor_si128(_mm_clmulepi64_si128(x, k, 0x00), _mm_clmulepi64_si128(x, k, 0x11)), y);
+  };
+
+  // four lanes of 128 bits, the register xored into the first
+  __m128i x1 = _mm_xor_si128(load(data), _mm_cvtsi32_si128(static_cast<int>(crc)));
+  __m128i x2 = load(data + 16);
+  __m128i x3 = load(data + 32);
+  __m128i x4 = load(data + 48);
+  data += 64;
+  size -= 64;
+  while (size >= 64) {
+    x1 = fold(x1, load(data), k1k2);
+    x2 = fold(x2, load(data + 16), k1k2);
+    x3 = fold(x3, load(data + 32), k1k2);
+    x4 = fold(x4, load(data + 48), k1k2);
+    data += 64;
+    size -= 64;
+  }
+
+  // fold the four lanes into one, then the remaining 16-byte blocks
+  x1 = fold(x1, x2, k3k4);
+  x1 = fold(x1, x3, k3k4);
+  x1 = fold(x1, x4, k3k4);
+  while (size >= 16) {
+    x1 = fold(x1, load(data), k3k4);
+    data += 16;
+    size -= 16;
+  }
+
+  // 128 -> 64 bits
+  __m128i x2r = _mm_clmulepi64_si128(x1, k3k4, 0x10);
+  x1 = _mm_xor_si128(_mm_srli_si128(x1, 8), x2r);
+  // 64 -> 32 bits
+  x2r = _mm_srli_si128(x1, 4);
+  x1 = _mm_xor_si128(_mm_clmulepi64_si128(_mm_and_si128(x1, mask32), k5, 0x00), x2r);
+  // Barrett reduction to the 32-bit register
+  x2r = _mm_and_si128(x1, mask32);
+  x2r = _mm_clmulepi64_si128(x2r, barrett, 0x10);
+  x2r = _mm_and_si128(x2r, mask32);
+  x2r = _mm_clmulepi64_si128(x2r, barrett, 0x00);
+  x1 = _mm_xor_si128(x1, x2r);
+  return static_cast<std::uint32_t>(_mm_extract_epi32(x1, 1));
+}
+
+bool DetectClmul() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1");
+}
+
+const bool kHasClmul = DetectClmul();
+
+#endif
+
+}  // namespace
+
+std::uint32_t Crc32(std::span<const std::uint8_t> bytes, std::uint32_t previous) {
+  std::uint32_t crc = ~previous;
+  const std::uint8_t* data = bytes.data();
+  std::size_t size = bytes.size();
+#if defined(METAJOULE_CRC32_CLMUL)
+  if (kHasClmul && size >= 64) {
+    const std::size_t chunk = size & ~std::size_t{15};
+    crc = UpdateClmul(crc, data, chunk);
+    data += chunk;
+    size -= chunk;
+  }
+#endif
+  return ~UpdateTable(crc, data, size);
+}
+
+namespace internal {
+
+std::uint32_t Crc32Portable(std::span<const std::uint8_t> bytes, std::uint32_t previous) {
+  return ~UpdateTable(~previous, bytes.data(), bytes.size());
+}
+
+bool Crc32IsAccelerated() {
+#if defined(METAJOULE_CRC32_CLMUL)
+  return kHasClmul;
+#else
+  return false;
+#endif
+}
+
+}  // namespace internal
+}  // namespace metajoule::network
