@@ -5,6 +5,9 @@
 
 #include "cli/command.h"
 #include "common/thread_pool.h"
+#include "agents/benchmark.h"
+#include "ledger/benchmark.h"
+#include "network/benchmark.h"
 #include "sim/benchmark.h"
 
 namespace metajoule::cli {
@@ -53,6 +56,51 @@ std::function<int()> ConfigureBench(CLI::App& app) {
       return kExitOk;
     };
   });
+
+  auto mlp_config = std::make_shared<agents::MlpBenchmarkConfig>();
+  CLI::App* agents_app = app.add_subcommand(
+      "agents", "MLP forward+backward ns/sample against a plain Eigen reference, float and double");
+  agents_app->add_option("--batch", mlp_config->batches, "batch sizes")->capture_default_str();
+  agents_app->add_option("--seconds", mlp_config->min_seconds, "length of each repetition")
+      ->capture_default_str();
+  agents_app->callback([chosen, mlp_config] {
+    *chosen = [mlp_config] {
+      std::printf("bench agents: MLP %s tanh, forward + parameter gradient, one thread\n%s",
+                  "20-64-64-6", agents::FormatMlpBenchmark(agents::RunMlpBenchmark(*mlp_config)).c_str());
+      return kExitOk;
+    };
+  });
+
+  auto network_options = std::make_shared<network::NetworkBenchmarkOptions>();
+  CLI::App* network_app = app.add_subcommand(
+      "network", "model push over tcp against raw ZeroMQ, inproc round trips, codec throughput");
+  network_app->add_option("--pushes", network_options->pushes, "1 MiB pushes timed over tcp")
+      ->capture_default_str();
+  network_app->add_option("--round-trips", network_options->round_trips, "inproc round trips timed")
+      ->capture_default_str();
+  network_app->callback([chosen, network_options] {
+    *chosen = [network_options] {
+      std::printf("%s", network::FormatNetworkBenchmark(
+                            network::RunNetworkBenchmark(*network_options)).c_str());
+      return kExitOk;
+    };
+  });
+
+  auto ledger_options = std::make_shared<ledger::LedgerBenchmarkOptions>();
+  CLI::App* ledger_app = app.add_subcommand(
+      "ledger", "batched event inserts against raw SQLite inserts, summary-query latency");
+  ledger_app->add_option("--nodes", ledger_options->nodes, "nodes of the generated ledger")
+      ->capture_default_str();
+  ledger_app->add_option("--rounds", ledger_options->rounds, "rounds of the generated ledger")
+      ->capture_default_str();
+  ledger_app->add_option("--dir", ledger_options->directory, "where the databases go (default: a temp dir)");
+  ledger_app->callback([chosen, ledger_options] {
+    *chosen = [ledger_options] {
+      std::printf("%s", ledger::FormatBenchmark(ledger::RunLedgerBenchmark(*ledger_options)).c_str());
+      return kExitOk;
+    };
+  });
+
   return [chosen] { return *chosen ? (*chosen)() : kExitUsageOrConfig; };
 }
 

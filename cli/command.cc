@@ -11,10 +11,12 @@ namespace metajoule::cli {
 
 std::span<const Command> Commands() {
   static const Command kCommands[] = {
-      {"run", "run an experiment file: build every cluster's agents and roll them out",
+      {"run", "run an experiment file: every listed method, recorded in a new run folder's ledger",
        &ConfigureRun},
       {"check", "load and validate an experiment file, print the resolved config",
        &ConfigureCheck},
+      {"ledger", "inspect a run's ledger: list runs, export CSV, reprice energy and carbon",
+       &ConfigureLedger},
       {"bench", "measure our hot paths against raw baselines in the same run", &ConfigureBench},
       {"version", "print the version, commit and library versions", &ConfigureVersion},
   };

@@ -37,5 +37,6 @@ std::function<int()> ConfigureVersion(CLI::App& app);
 std::function<int()> ConfigureCheck(CLI::App& app);
 std::function<int()> ConfigureRun(CLI::App& app);
 std::function<int()> ConfigureBench(CLI::App& app);
+std::function<int()> ConfigureLedger(CLI::App& app);
 
 }  // namespace metajoule::cli

@@ -7,7 +7,7 @@
 #include <Eigen/Core>
 
 #include "cli/command.h"
-#include "cli/version.h"
+#include "common/build_info.h"
 
 namespace metajoule::cli {
 

@@ -1,5 +1,6 @@
 #include "experiments/experiment_config.h"
 
+#include <algorithm>
 #include <memory>
 #include <sstream>
 
@@ -19,7 +20,32 @@ std::vector<FieldError> Validate(const ExperimentSection& config) {
     }
   }
   if (config.seed < 0) errors.push_back({"seed", "must be >= 0, got " + std::to_string(config.seed)});
+  if (config.methods.empty()) errors.push_back({"methods", "list at least one method"});
+  const std::vector<std::string> known = MethodNames();
+  for (std::size_t i = 0; i < config.methods.size(); ++i) {
+    const std::string& method = config.methods[i];
+    if (std::find(known.begin(), known.end(), method) == known.end()) {
+      errors.push_back({"methods[" + std::to_string(i) + "]",
+                        "unknown method \"" + method + "\"; valid methods: " + JoinNames(known)});
+    }
+    for (std::size_t j = 0; j < i; ++j) {
+      if (config.methods[j] == method) {
+        errors.push_back({"methods[" + std::to_string(i) + "]", "\"" + method + "\" is listed twice"});
+      }
+    }
+  }
+  if (config.output_dir.empty()) errors.push_back({"output_dir", "must not be empty"});
   return errors;
+}
+
+std::vector<std::string> MethodNames() { return {"random"}; }
+
+ledger::EnergyModelConfig EnergyConfigOf(const ExperimentConfig& config) {
+  ledger::EnergyModelConfig energy = config.ledger.energy;
+  energy.links.uplink.efficiency_kbit_per_j = config.network.links.uplink.efficiency_kbit_per_j;
+  energy.links.downlink.efficiency_kbit_per_j = config.network.links.downlink.efficiency_kbit_per_j;
+  energy.links.sidelink.efficiency_kbit_per_j = config.network.links.sidelink.efficiency_kbit_per_j;
+  return energy;
 }
 
 std::vector<FieldError> Validate(const RolloutSection& config) {

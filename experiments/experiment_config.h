@@ -6,6 +6,9 @@
 #include <vector>
 
 #include "common/error.h"
+#include "ledger/energy_model.h"
+#include "ledger/ledger_store.h"
+#include "network/network_config.h"
 #include "sim/task_config.h"
 
 namespace metajoule::experiments {
@@ -15,11 +18,17 @@ struct ExperimentSection {
   std::string name{"unnamed"};
   std::string description{};
   std::int64_t seed{1};  ///< base seed; every RNG of the run is derived from it
+  /// Methods to run, each on the same clusters, tasks and seed (MethodNames() lists them).
+  std::vector<std::string> methods{"random"};
+  /// Run folders go to <output_dir>/<name>/<UTC time>-<seed>/.
+  std::string output_dir{"runs"};
   template <class V>
   void Visit(V& v) {
     v("name", name);
     v("description", description);
     v("seed", seed);
+    v("methods", methods);
+    v("output_dir", output_dir);
   }
 };
 std::vector<FieldError> Validate(const ExperimentSection& config);
@@ -34,20 +43,41 @@ struct RolloutSection {
 };
 std::vector<FieldError> Validate(const RolloutSection& config);
 
+/// [ledger]: how energy is priced and how the ledger database is written.
+struct LedgerSection {
+  ledger::EnergyModelConfig energy{};
+  ledger::StoreOptions store{};
+  template <class V>
+  void Visit(V& v) {
+    v("energy", energy);
+    v("store", store);
+  }
+};
+
+/// Methods an experiment may list, in the order they are documented.
+std::vector<std::string> MethodNames();
+
 /// The whole experiment file.
 struct ExperimentConfig {
   ExperimentSection experiment{};
   sim::SimConfig sim{};
   RolloutSection rollout{};
   std::vector<sim::ClusterConfig> clusters{};
+  LedgerSection ledger{};
+  network::NetworkConfig network{};
   template <class V>
   void Visit(V& v) {
     v("experiment", experiment);
     v("sim", sim);
     v("rollout", rollout);
     v("clusters", clusters);
+    v("ledger", ledger);
+    v("network", network);
   }
 };
+
+/// The energy model of a run: [ledger.energy] with the link efficiencies of [network.links].
+ledger::EnergyModelConfig EnergyConfigOf(const ExperimentConfig& config);
 std::vector<FieldError> Validate(const ExperimentConfig& config);
 
 /// Loads and validates an experiment file. `overrides` are "dotted.key=value" strings, each value

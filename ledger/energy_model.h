@@ -104,7 +104,8 @@ struct EnergyModelConfig {
     v("charge_idle", charge_idle);
     v("default_device", default_device);
     v("default_location", default_location);
-    v("links", links);
+    // `links` is not a key of [ledger.energy]: an experiment sets it from the one place link
+    // efficiencies live, [network.links.<kind>.efficiency_kbit_per_j] (docs/config.md).
     v("devices", devices);
     v("locations", locations);
   }

@@ -6,7 +6,7 @@
 #include <doctest/doctest.h>
 
 #include "ledger/recorder.h"
-#include "tests/ledger/temp_dir.h"
+#include "tests/support/temp_dir.h"
 
 namespace metajoule::ledger {
 namespace {

@@ -7,14 +7,14 @@
 #include <filesystem>
 #include <string>
 
-namespace metajoule::ledger::test {
+namespace metajoule::test {
 
 class TempDir {
  public:
   TempDir() {
     static std::atomic<int> counter{0};
     path_ = std::filesystem::temp_directory_path() /
-            ("metajoule-ledger-test-" + std::to_string(static_cast<long>(getpid())) + "-" +
+            ("metajoule-test-" + std::to_string(static_cast<long>(getpid())) + "-" +
              std::to_string(counter++));
     std::filesystem::remove_all(path_);
     std::filesystem::create_directories(path_);
@@ -34,4 +34,4 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-}  // namespace metajoule::ledger::test
+}  // namespace metajoule::test
