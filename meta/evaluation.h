@@ -1,0 +1,69 @@
+#pragma once
+// The evaluation protocol of Finn et al. 2017 (section 5.3, Figure 4): on held-out tasks,
+// the average return after 0, 1, ..., S adaptation steps, each step a VPG step
+//   theta_{s+1} = theta_s - alpha grad L_PG(theta_s; D_s)
+// on the batch D_s of eval.episodes trajectories sampled at theta_s (the same batch whose
+// mean undiscounted return is reported for step s), alpha = eval.adapt_lr (0: inner_lr; the
+// learned rates of a Meta-SGD model). Rows: maml, fomaml, reptile, pretrained, scratch (random
+// init) adapted the same way, and the oracle (trained on each task separately; its return is
+// the same at every step). Task t of any row samples with StreamSeed(seed, t, 2), so every row
+// sees the same environment seeds.
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "agents/math/eigen.h"
+#include "agents/math/gaussian_policy.h"
+#include "common/thread_pool.h"
+#include "meta/meta_config.h"
+#include "meta/task_env.h"
+
+namespace metajoule::meta {
+
+/// One row of the table: a method's mean return (over tasks) after each adaptation step.
+struct AdaptationCurve {
+  std::string name;
+  std::vector<double> mean_return;  ///< S + 1 entries, step 0..S
+  std::vector<double> std_error;    ///< standard error over tasks, S + 1 entries
+  WorkCounts work{};                ///< evaluation (and, for the oracle, training) work
+  int failed_steps{0};              ///< adaptation steps rejected (non-finite); theta kept
+};
+
+/// The evaluation table.
+struct EvaluationTable {
+  int adaptation_steps{0};
+  int num_tasks{0};
+  std::vector<AdaptationCurve> rows;
+  /// The row called `name`, or null.
+  const AdaptationCurve* Find(const std::string& name) const;
+  /// Fraction of the gap between `low` (e.g. "scratch") at 0 steps and `high` (e.g. "oracle")
+  /// closed by `name` after `steps` steps: (R_name(steps) - R_low(0)) / (R_high - R_low(0)).
+  /// NaN when a row is missing or the gap is 0.
+  double GapClosed(const std::string& name, int steps, const std::string& low = "scratch",
+                   const std::string& high = "oracle") const;
+  /// A Markdown table: one row per method, columns "0 steps" .. "S steps" (mean ± s.e.).
+  std::string Format() const;
+};
+
+/// Adapts `meta_params` on each task as in the file comment: P entries (theta; rate
+/// eval.adapt_lr, or inner_lr when that is 0) or 2 P (a Meta-SGD model [theta; alpha]; its
+/// learned rates). Results do not depend on `pool`.
+/// @throws std::invalid_argument when config fails Validate, `tasks` is empty or
+/// meta_params has neither P nor 2 P entries.
+AdaptationCurve EvaluateAdaptation(const std::string& name, const MetaConfig& config,
+                                   const agents::GaussianMlpPolicy& policy,
+                                   const Eigen::Ref<const Eigen::VectorXd>& meta_params,
+                                   std::span<TaskEnv> tasks, std::uint64_t seed,
+                                   ThreadPool* pool = nullptr);
+
+/// The oracle row: TrainOracle from `theta` (P) on each task (rng StreamSeed(seed, t, 3)), then
+/// the mean return of eval.episodes trajectories of the trained policy (StreamSeed(seed, t, 2)),
+/// repeated for every step.
+AdaptationCurve EvaluateOracle(const MetaConfig& config, const agents::GaussianMlpPolicy& policy,
+                               const Eigen::Ref<const Eigen::VectorXd>& theta,
+                               std::span<TaskEnv> tasks, std::uint64_t seed,
+                               ThreadPool* pool = nullptr);
+
+}  // namespace metajoule::meta

@@ -1,0 +1,85 @@
+#pragma once
+// The MAML meta-gradient on fixed trajectory batches (Finn et al. 2017, Algorithm 3), with
+// exact Hessian-vector products (Pearlmutter's R-operator, agents/math/losses.h). Pure
+// functions: no sampling, no RNG; the sampling loop that produces the batches lives in
+// contribution.h.
+//
+// Notation. theta: policy parameters (P = policy.num_params()); alpha: the inner learning rate,
+// either one scalar (alpha.size() == 1) or one rate per parameter (alpha.size() == P, Meta-SGD,
+// Li et al. 2017). Inner batches D_0..D_{K-1} and the outer batch D_out carry fixed advantages.
+// With L_k(.) = L_PG(.; D_k) and L_out(.) = L_PG(.; D_out) (the policy-gradient loss of
+// losses.h, MAML's eq. 4 loss):
+//   inner steps      theta_0 = theta,  theta_{k+1} = theta_k - alpha (.) grad L_k(theta_k)
+//                    (Finn et al. 2017, eq. 1, applied K times)
+//   meta-objective   J(theta, alpha) = L_out(theta_K)                                  (eq. 2)
+//   meta-gradient    gbar_K = grad L_out(theta_K);  for k = K-1 .. 0:
+//                      gbar_k = gbar_{k+1} - H_k(theta_k) (alpha (.) gbar_{k+1})
+//                      dJ/dalpha += -grad L_k(theta_k) (.) gbar_{k+1}   (summed if alpha scalar)
+//                    dJ/dtheta = gbar_0
+// (the chain rule through each step's Jacobian I - diag(alpha) H_k, which is applied
+// transposed: (I - diag(alpha) H_k)^T = I - H_k diag(alpha) since H_k is symmetric).
+// The first-order approximation (FOMAML, Finn et al. 2017 section 5.2) drops H_k:
+// dJ/dtheta = grad L_out(theta_K).
+// Like MAML-RL, the dependence of the batches' sampling distribution on theta is ignored
+// (Rothfuss et al. 2019, ProMP, section 4, analyse the missing term).
+
+#include <span>
+#include <vector>
+
+#include "agents/math/eigen.h"
+#include "agents/math/gaussian_policy.h"
+
+namespace metajoule::meta {
+
+/// A batch of transitions with fixed advantages, the input of L_PG: obs obs_dim x N, actions
+/// act_dim x N (as sampled, unclipped), advantages N.
+struct LossBatch {
+  Eigen::MatrixXd obs;
+  Eigen::MatrixXd actions;
+  Eigen::VectorXd advantages;
+  Eigen::Index size() const { return advantages.size(); }
+};
+
+/// One inner step theta_next = theta - alpha (.) grad L_PG(theta; batch). `alpha` has 1 or P
+/// entries; `grad` receives grad L_PG(theta) (P), `theta_next` the result (P). Returns L_PG.
+/// `ws` must hold batch.size() columns.
+/// @throws std::invalid_argument on a size mismatch.
+double InnerStep(const agents::GaussianMlpPolicy& policy,
+                 const Eigen::Ref<const Eigen::VectorXd>& theta,
+                 const Eigen::Ref<const Eigen::VectorXd>& alpha, const LossBatch& batch,
+                 agents::PolicyWorkspace& ws, Eigen::Ref<Eigen::VectorXd> grad,
+                 Eigen::Ref<Eigen::VectorXd> theta_next);
+
+/// The backward pass of the file comment, given the inner path `path` = theta_0..theta_K
+/// (K + 1 vectors of P, as InnerStep produced them) and the batches D_0..D_{K-1}, D_out.
+/// Writes dJ/dtheta into `grad_theta` (P) and, when `grad_alpha` is not null, dJ/dalpha into
+/// it (alpha.size() entries). `first_order` drops the Hessian terms (alpha's gradient is still
+/// -sum_k grad L_k (.) gbar_{k+1}, with gbar first-order). Returns J = L_out(theta_K).
+/// `ws` must hold the largest batch.
+/// @throws std::invalid_argument on a size mismatch or path.size() != inner.size() + 1.
+double MetaGradientBackward(const agents::GaussianMlpPolicy& policy,
+                            std::span<const Eigen::VectorXd> path,
+                            const Eigen::Ref<const Eigen::VectorXd>& alpha,
+                            std::span<const LossBatch> inner, const LossBatch& outer,
+                            bool first_order, agents::PolicyWorkspace& ws,
+                            Eigen::Ref<Eigen::VectorXd> grad_theta,
+                            Eigen::VectorXd* grad_alpha = nullptr);
+
+/// J(theta, alpha) = L_out(theta_K) of the file comment (the inner steps, then the outer loss).
+/// @throws std::invalid_argument on a size mismatch or an empty `inner`.
+double MetaObjective(const agents::GaussianMlpPolicy& policy,
+                     const Eigen::Ref<const Eigen::VectorXd>& theta,
+                     const Eigen::Ref<const Eigen::VectorXd>& alpha,
+                     std::span<const LossBatch> inner, const LossBatch& outer,
+                     agents::PolicyWorkspace& ws);
+
+/// The inner steps followed by MetaGradientBackward: J and its gradient (exact second order
+/// unless `first_order`). Same arguments and throws as those two.
+double MamlMetaGradient(const agents::GaussianMlpPolicy& policy,
+                        const Eigen::Ref<const Eigen::VectorXd>& theta,
+                        const Eigen::Ref<const Eigen::VectorXd>& alpha,
+                        std::span<const LossBatch> inner, const LossBatch& outer, bool first_order,
+                        agents::PolicyWorkspace& ws, Eigen::Ref<Eigen::VectorXd> grad_theta,
+                        Eigen::VectorXd* grad_alpha = nullptr);
+
+}  // namespace metajoule::meta

@@ -1,0 +1,41 @@
+#include "meta/benchmark.h"
+
+#include <doctest/doctest.h>
+
+#include <random>
+
+#include "meta/contribution.h"
+#include "tests/meta/toy_tasks.h"
+
+namespace metajoule::meta {
+namespace {
+
+TEST_SUITE("meta/benchmark") {
+  TEST_CASE("the benchmark splits an iteration into phases that add up") {
+    const auto policy = test::PointPolicy(2);
+    test::PointTasks tasks(3, 2, 10, 1);
+    MetaConfig config;
+    config.meta_batch = 3;
+    config.inner_episodes = 4;
+    config.outer_episodes = 4;
+    std::mt19937_64 rng(1);
+    const Eigen::VectorXd phi = InitialMetaParams(config, policy, 0.0, rng);
+    const MetaBenchmarkResult r = BenchmarkMetaIteration(config, policy, phi, tasks.tasks, 2, 3);
+    CHECK(r.iterations == 2);
+    CHECK(r.tasks_per_iteration == 3);
+    CHECK(r.work.env_steps == 3 * 8 * 10);
+    CHECK(r.sampling_seconds > 0.0);
+    CHECK(r.outer_seconds > 0.0);
+    CHECK(r.sampling_fraction() > 0.0);
+    CHECK(r.sampling_fraction() < 1.0);
+    CHECK(r.total_seconds() <= r.wall_seconds * 1.01);
+    const std::vector<MetaBenchmarkResult> rows{r};
+    CHECK(FormatMetaBenchmark(rows).find("| maml | 3 | 240 |") != std::string::npos);
+    config.method = MetaMethod::kScratch;
+    CHECK_THROWS_AS(BenchmarkMetaIteration(config, policy, phi, tasks.tasks, 2, 3),
+                    std::invalid_argument);
+  }
+}
+
+}  // namespace
+}  // namespace metajoule::meta

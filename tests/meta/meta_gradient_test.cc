@@ -1,0 +1,161 @@
+#include "meta/meta_gradient.h"
+
+#include <doctest/doctest.h>
+
+#include <random>
+#include <vector>
+
+#include "agents/math/losses.h"
+#include "tests/support/finite_diff.h"
+#include "tests/support/random.h"
+
+namespace metajoule::meta {
+namespace {
+
+// issue 4 target: the meta-gradient agrees with central differences of J to this
+constexpr double kMetaGradientRelTol = 1e-4;
+
+struct Problem {
+  agents::GaussianMlpPolicy policy{3, 2, {6, 5}, agents::Activation::kTanh};
+  Eigen::VectorXd theta;
+  std::vector<LossBatch> inner;
+  LossBatch outer;
+};
+
+LossBatch RandomBatch(int obs_dim, int act_dim, int n, std::mt19937_64& rng) {
+  LossBatch batch;
+  batch.obs = test::RandomMatrix(obs_dim, n, rng);
+  batch.actions = test::RandomMatrix(act_dim, n, rng, -1.5, 1.5);
+  batch.advantages = test::RandomVector(n, rng, -2.0, 2.0);
+  return batch;
+}
+
+// a small deterministic problem with fixed batches (the FD check of issue 4)
+Problem MakeProblem(int inner_steps, std::uint64_t seed) {
+  Problem problem;
+  std::mt19937_64 rng(seed);
+  problem.theta.resize(problem.policy.num_params());
+  problem.policy.InitializeParams(rng, -0.3, problem.theta);
+  for (int k = 0; k < inner_steps; ++k) problem.inner.push_back(RandomBatch(3, 2, 15, rng));
+  problem.outer = RandomBatch(3, 2, 17, rng);
+  return problem;
+}
+
+TEST_SUITE("meta/meta_gradient") {
+  TEST_CASE("the second-order meta-gradient matches finite differences of J, 1 and 2 inner steps") {
+    for (const int steps : {1, 2}) {
+      CAPTURE(steps);
+      Problem problem = MakeProblem(steps, 11);
+      agents::PolicyWorkspace ws(problem.policy, 32);
+      const Eigen::VectorXd alpha = Eigen::VectorXd::Constant(1, 0.3);
+      Eigen::VectorXd grad(problem.policy.num_params());
+      const double j = MamlMetaGradient(problem.policy, problem.theta, alpha, problem.inner,
+                                        problem.outer, false, ws, grad);
+      const auto objective = [&](const Eigen::VectorXd& theta) {
+        return MetaObjective(problem.policy, theta, alpha, problem.inner, problem.outer, ws);
+      };
+      CHECK(j == doctest::Approx(objective(problem.theta)).epsilon(1e-12));
+      const Eigen::VectorXd numeric = test::NumericalGradient(objective, problem.theta);
+      const double error = test::RelativeError(grad, numeric);
+      MESSAGE("inner steps " << steps << ": relative error " << error);
+      CHECK(error <= kMetaGradientRelTol);
+
+      // the Hessian term matters here, so the check discriminates second from first order
+      Eigen::VectorXd first_order(problem.policy.num_params());
+      MamlMetaGradient(problem.policy, problem.theta, alpha, problem.inner, problem.outer, true,
+                       ws, first_order);
+      CHECK(test::RelativeError(first_order, numeric) > 100 * kMetaGradientRelTol);
+    }
+  }
+
+  TEST_CASE("Meta-SGD gradients wrt theta and the per-parameter rates match finite differences") {
+    Problem problem = MakeProblem(2, 12);
+    const Eigen::Index p = problem.policy.num_params();
+    std::mt19937_64 rng(5);
+    const Eigen::VectorXd alpha = test::RandomVector(p, rng, 0.05, 0.4);
+    agents::PolicyWorkspace ws(problem.policy, 32);
+    Eigen::VectorXd grad(p);
+    Eigen::VectorXd grad_alpha;
+    MamlMetaGradient(problem.policy, problem.theta, alpha, problem.inner, problem.outer, false, ws,
+                     grad, &grad_alpha);
+    REQUIRE(grad_alpha.size() == p);
+    const auto by_theta = [&](const Eigen::VectorXd& theta) {
+      return MetaObjective(problem.policy, theta, alpha, problem.inner, problem.outer, ws);
+    };
+    const auto by_alpha = [&](const Eigen::VectorXd& a) {
+      return MetaObjective(problem.policy, problem.theta, a, problem.inner, problem.outer, ws);
+    };
+    CHECK(test::RelativeError(grad, test::NumericalGradient(by_theta, problem.theta)) <=
+          kMetaGradientRelTol);
+    CHECK(test::RelativeError(grad_alpha, test::NumericalGradient(by_alpha, alpha)) <=
+          kMetaGradientRelTol);
+  }
+
+  TEST_CASE("a scalar inner rate gets the summed alpha gradient") {
+    Problem problem = MakeProblem(2, 13);
+    agents::PolicyWorkspace ws(problem.policy, 32);
+    const Eigen::VectorXd alpha = Eigen::VectorXd::Constant(1, 0.2);
+    Eigen::VectorXd grad(problem.policy.num_params());
+    Eigen::VectorXd grad_alpha;
+    MamlMetaGradient(problem.policy, problem.theta, alpha, problem.inner, problem.outer, false, ws,
+                     grad, &grad_alpha);
+    const auto by_alpha = [&](const Eigen::VectorXd& a) {
+      return MetaObjective(problem.policy, problem.theta, a, problem.inner, problem.outer, ws);
+    };
+    CHECK(test::RelativeError(grad_alpha, test::NumericalGradient(by_alpha, alpha)) <=
+          kMetaGradientRelTol);
+  }
+
+  TEST_CASE("first-order MAML returns the outer gradient at the adapted parameters") {
+    Problem problem = MakeProblem(1, 14);
+    const Eigen::Index p = problem.policy.num_params();
+    agents::PolicyWorkspace ws(problem.policy, 32);
+    const Eigen::VectorXd alpha = Eigen::VectorXd::Constant(1, 0.1);
+    Eigen::VectorXd grad(p);
+    MamlMetaGradient(problem.policy, problem.theta, alpha, problem.inner, problem.outer, true, ws,
+                     grad);
+    // theta' by hand, then grad L_out(theta')
+    Eigen::VectorXd inner_grad(p);
+    agents::PolicyGradientLossGradient(problem.policy, problem.theta, problem.inner[0].obs,
+                                       problem.inner[0].actions, problem.inner[0].advantages, ws,
+                                       inner_grad);
+    const Eigen::VectorXd adapted = problem.theta - 0.1 * inner_grad;
+    Eigen::VectorXd expected(p);
+    agents::PolicyGradientLossGradient(problem.policy, adapted, problem.outer.obs,
+                                       problem.outer.actions, problem.outer.advantages, ws,
+                                       expected);
+    CHECK(test::RelativeError(grad, expected) <= test::kExactTol);
+
+    // and the second-order one differs from it by exactly -alpha H_in(theta) grad L_out(theta')
+    Eigen::VectorXd second(p);
+    MamlMetaGradient(problem.policy, problem.theta, alpha, problem.inner, problem.outer, false,
+                     ws, second);
+    Eigen::VectorXd hvp(p);
+    agents::PolicyGradientLossHvp(problem.policy, problem.theta, problem.inner[0].obs,
+                                  problem.inner[0].actions, problem.inner[0].advantages,
+                                  0.1 * expected, ws, inner_grad, hvp);
+    CHECK(test::RelativeError(second, expected - hvp) <= 1e-10);
+  }
+
+  TEST_CASE("MetaGradientBackward rejects mismatched sizes") {
+    Problem problem = MakeProblem(1, 15);
+    agents::PolicyWorkspace ws(problem.policy, 32);
+    const Eigen::Index p = problem.policy.num_params();
+    Eigen::VectorXd grad(p);
+    const Eigen::VectorXd bad_alpha = Eigen::VectorXd::Constant(3, 0.1);
+    CHECK_THROWS_AS(MamlMetaGradient(problem.policy, problem.theta, bad_alpha, problem.inner,
+                                     problem.outer, false, ws, grad),
+                    std::invalid_argument);
+    const std::vector<Eigen::VectorXd> short_path(1, problem.theta);
+    const Eigen::VectorXd alpha = Eigen::VectorXd::Constant(1, 0.1);
+    CHECK_THROWS_AS(MetaGradientBackward(problem.policy, short_path, alpha, problem.inner,
+                                         problem.outer, false, ws, grad),
+                    std::invalid_argument);
+    CHECK_THROWS_AS(MamlMetaGradient(problem.policy, problem.theta, alpha, {}, problem.outer,
+                                     false, ws, grad),
+                    std::invalid_argument);
+  }
+}
+
+}  // namespace
+}  // namespace metajoule::meta
