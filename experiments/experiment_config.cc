@@ -38,7 +38,13 @@ std::vector<FieldError> Validate(const ExperimentSection& config) {
   return errors;
 }
 
-std::vector<std::string> MethodNames() { return {"random"}; }
+std::vector<std::string> MethodNames() { return {"random", "scratch"}; }
+
+std::vector<FieldError> Validate(const TrainingSection& config) {
+  std::vector<FieldError> errors;
+  if (config.rounds < 1) errors.push_back({"rounds", "must be >= 1, got " + std::to_string(config.rounds)});
+  return errors;
+}
 
 ledger::EnergyModelConfig EnergyConfigOf(const ExperimentConfig& config) {
   ledger::EnergyModelConfig energy = config.ledger.energy;

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "agents/agent_config.h"
 #include "common/error.h"
 #include "ledger/energy_model.h"
 #include "ledger/ledger_store.h"
@@ -43,6 +44,16 @@ struct RolloutSection {
 };
 std::vector<FieldError> Validate(const RolloutSection& config);
 
+/// [training]: the learning budget shared by every learning method.
+struct TrainingSection {
+  int rounds{20};  ///< learning rounds: updates per agent (scratch), meta-iterations (meta methods)
+  template <class V>
+  void Visit(V& v) {
+    v("rounds", rounds);
+  }
+};
+std::vector<FieldError> Validate(const TrainingSection& config);
+
 /// [ledger]: how energy is priced and how the ledger database is written.
 struct LedgerSection {
   ledger::EnergyModelConfig energy{};
@@ -62,6 +73,8 @@ struct ExperimentConfig {
   ExperimentSection experiment{};
   sim::SimConfig sim{};
   RolloutSection rollout{};
+  TrainingSection training{};
+  agents::AgentsConfig agents{};
   std::vector<sim::ClusterConfig> clusters{};
   LedgerSection ledger{};
   network::NetworkConfig network{};
@@ -70,6 +83,8 @@ struct ExperimentConfig {
     v("experiment", experiment);
     v("sim", sim);
     v("rollout", rollout);
+    v("training", training);
+    v("agents", agents);
     v("clusters", clusters);
     v("ledger", ledger);
     v("network", network);

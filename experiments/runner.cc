@@ -5,6 +5,7 @@
 #include <memory>
 #include <ostream>
 
+#include "agents/agent.h"
 #include "common/build_info.h"
 #include "common/thread_pool.h"
 #include "experiments/run_folder.h"
@@ -37,6 +38,8 @@ std::string Format(const char* format, auto... args) {
 struct Population {
   std::map<std::string, std::unique_ptr<sim::World>> worlds;  // one per family, shared
   std::vector<sim::Env> envs;
+  std::vector<const sim::World*> env_worlds;      // the world of each environment
+  std::vector<const sim::EnvConfig*> env_configs;  // its cluster's episode settings
   std::vector<ledger::NodeInfo> nodes;  // node id = index + 1; 0 is the server
 
   explicit Population(const ExperimentConfig& config) {
@@ -49,6 +52,8 @@ struct Population {
       const std::vector<sim::Task> tasks = sim::SampleTasks(cluster.task, cluster.agents, rng);
       for (const sim::Task& task : tasks) {
         envs.emplace_back(*world, task, cluster.env);
+        env_worlds.push_back(world.get());
+        env_configs.push_back(&cluster.env);
         nodes.push_back({static_cast<std::int32_t>(nodes.size() + 1), "agent", cluster.name, "", ""});
       }
     }
@@ -91,6 +96,60 @@ double RunRandom(const ExperimentConfig& config, Population& population, ThreadP
   return mean / static_cast<double>(mean_returns.size());
 }
 
+ledger::Measurement AsMeasurement(const agents::WorkCounters& work) {
+  return {work.cpu_seconds, work.wall_seconds, std::nullopt};
+}
+
+// Method "scratch": every agent learns its own task from a random initialisation with the
+// [agents] learner, training.rounds updates of agents.episodes_per_update episodes each (the
+// no-transfer baseline of DESIGN.md). Round r records each agent's collection (rollout) and
+// update (learn) as compute events and the batch's mean return as its evaluation.
+double RunScratch(const ExperimentConfig& config, Population& population, ThreadPool& pool,
+                  ledger::RunRecorder& recorder, std::ostream& out) {
+  const auto seed = static_cast<std::uint64_t>(config.experiment.seed);
+  std::vector<agents::Agent> learners;
+  learners.reserve(population.envs.size());
+  for (std::size_t k = 0; k < population.envs.size(); ++k) {
+    learners.emplace_back(population.nodes[k].id, *population.env_worlds[k],
+                          population.envs[k].task(), *population.env_configs[k], config.agents,
+                          seed);
+  }
+  if (config.ledger.energy.meter == ledger::EnergySource::kRapl) {
+    throw std::runtime_error("method scratch: the rapl meter measures whole-package energy and "
+                             "cannot be attributed to agents sharing a process; use modelled or "
+                             "cputime");
+  }
+  std::vector<agents::IterationReport> reports(learners.size());
+  double mean = 0.0;
+  for (int round = 1; round <= config.training.rounds; ++round) {
+    pool.ParallelFor(learners.size(), [&](std::size_t k, int) {
+      reports[k] = learners[k].Iterate();
+      const std::int32_t node = learners[k].id();
+      recorder.RecordCompute(node, round, ledger::Phase::kRollout, reports[k].collect.sim_steps,
+                             static_cast<double>(reports[k].collect.policy_flops),
+                             AsMeasurement(reports[k].collect));
+      recorder.RecordCompute(node, round, ledger::Phase::kLearn, 0,
+                             static_cast<double>(reports[k].learn.policy_flops),
+                             AsMeasurement(reports[k].learn));
+      recorder.RecordEvaluation({round, node, learners[k].task().Describe(), "scratch", 0,
+                                 reports[k].mean_return});
+    });
+    mean = 0.0;
+    int rejected = 0;
+    for (const auto& report : reports) {
+      mean += report.mean_return;
+      rejected += report.update.ok() ? 0 : 1;
+    }
+    mean /= static_cast<double>(reports.size());
+    out << Format("  scratch round %3d/%d: mean return %10.3f, env steps/agent %8lld%s\n", round,
+                  config.training.rounds, mean,
+                  static_cast<long long>(reports.front().total_env_steps),
+                  rejected > 0 ? Format(", %d updates rejected", rejected).c_str() : "");
+    out.flush();
+  }
+  return mean;
+}
+
 }  // namespace
 
 RunSummary RunExperiment(const ExperimentConfig& config, std::ostream& out) {
@@ -130,6 +189,8 @@ RunSummary RunExperiment(const ExperimentConfig& config, std::ostream& out) {
     try {
       if (method == "random") {
         row.mean_return = RunRandom(config, population, pool, recorder, meter);
+      } else if (method == "scratch") {
+        row.mean_return = RunScratch(config, population, pool, recorder, out);
       } else {
         MJL_DEMAND(false);  // Validate(ExperimentSection) admits only MethodNames()
       }

@@ -21,10 +21,17 @@ ExperimentConfig SmallExperiment(const std::filesystem::path& output_dir, int th
 [experiment]
 name = "tiny"
 seed = 5
-methods = ["random"]
+methods = ["random", "scratch"]
 
 [rollout]
 episodes = 2
+
+[training]
+rounds = 2
+
+[agents]
+episodes_per_update = 3
+policy = { hidden_sizes = [16] }
 
 [[clusters]]
 name = "a"
@@ -47,7 +54,7 @@ TEST_SUITE("experiments/runner") {
     const ExperimentConfig config = SmallExperiment(dir.path(), 2);
     std::ostringstream out;
     const RunSummary summary = RunExperiment(config, out);
-    REQUIRE(summary.methods.size() == 1);
+    REQUIRE(summary.methods.size() == 2);
     CHECK(std::filesystem::exists(summary.folder / "config.toml"));
     CHECK(std::filesystem::exists(summary.folder / "ledger.sqlite"));
     CHECK(out.str().find("random") != std::string::npos);
@@ -55,7 +62,7 @@ TEST_SUITE("experiments/runner") {
     const ledger::LedgerStore store((summary.folder / "ledger.sqlite").string(), {},
                                     ledger::OpenMode::kReadOnly);
     const auto runs = store.Runs();
-    REQUIRE(runs.size() == 1);
+    REQUIRE(runs.size() == 2);
     CHECK(runs[0].status == "finished");
     CHECK(runs[0].info.method == "random");
     CHECK(runs[0].info.seed == 5);
@@ -82,6 +89,19 @@ TEST_SUITE("experiments/runner") {
     CHECK(breakdown.compute_j == doctest::Approx(expected).epsilon(1e-9));
   }
 
+  TEST_CASE("scratch records a rollout and a learn event per agent and round") {
+    test::TempDir dir;
+    std::ostringstream out;
+    const RunSummary summary = RunExperiment(SmallExperiment(dir.path(), 2), out);
+    const ledger::LedgerStore store((summary.folder / "ledger.sqlite").string(), {},
+                                    ledger::OpenMode::kReadOnly);
+    const std::int64_t run = summary.methods[1].ledger_run;
+    CHECK(store.Run(run).info.method == "scratch");
+    CHECK(ledger::QueryBreakdown(store, run).events == 5 * 2 * 2);
+    CHECK(summary.methods[1].compute_j > 0.0);
+    CHECK(out.str().find("scratch round   2/2") != std::string::npos);
+  }
+
   TEST_CASE("the same seed gives the same returns and energy on 1 and 2 threads") {
     test::TempDir dir;
     const RunSummary one = [&] {
@@ -93,8 +113,10 @@ TEST_SUITE("experiments/runner") {
       return RunExperiment(SmallExperiment(dir.path(), 2), out);
     }();
     CHECK(one.folder != two.folder);
-    CHECK(one.methods[0].mean_return == two.methods[0].mean_return);
-    CHECK(one.methods[0].compute_j == two.methods[0].compute_j);
+    for (std::size_t m = 0; m < one.methods.size(); ++m) {
+      CHECK(one.methods[m].mean_return == two.methods[m].mean_return);
+      CHECK(one.methods[m].compute_j == two.methods[m].compute_j);
+    }
   }
 }
 
