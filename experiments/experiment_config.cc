@@ -38,7 +38,22 @@ std::vector<FieldError> Validate(const ExperimentSection& config) {
   return errors;
 }
 
-std::vector<std::string> MethodNames() { return {"random", "scratch"}; }
+std::vector<std::string> MethodNames() {
+  return {"random", "scratch", "maml", "fomaml", "reptile", "pretrained", "fedavg"};
+}
+
+std::vector<FieldError> Validate(const MetaSection& section) {
+  // only the fields of the table; the loader has validated the nested tables already
+  meta::MetaConfig config = section.config;
+  config.iterations = 1;
+  config.meta_batch = 1;
+  config.threads = 1;
+  std::vector<FieldError> errors;
+  for (FieldError& error : meta::Validate(config)) {
+    if (error.key.find('.') == std::string::npos) errors.push_back(std::move(error));
+  }
+  return errors;
+}
 
 std::vector<FieldError> Validate(const TrainingSection& config) {
   std::vector<FieldError> errors;
@@ -64,6 +79,15 @@ std::vector<FieldError> Validate(const RolloutSection& config) {
 
 std::vector<FieldError> Validate(const ExperimentConfig& config) {
   std::vector<FieldError> errors;
+  bool meta_method = false;
+  for (const std::string& method : config.experiment.methods) {
+    meta_method = meta_method || (method != "random" && method != "scratch");
+  }
+  if (meta_method && config.network.topology.kind != network::TopologyKind::kStar) {
+    errors.push_back({"network.topology.kind",
+                      "meta methods run on the star topology so far (server <-> agents over "
+                      "UL/DL); hierarchical and mesh are not wired into run yet"});
+  }
   if (config.clusters.empty()) {
     errors.push_back({"clusters", "at least one [[clusters]] table is required"});
   }

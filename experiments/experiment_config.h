@@ -9,6 +9,7 @@
 #include "common/error.h"
 #include "ledger/energy_model.h"
 #include "ledger/ledger_store.h"
+#include "meta/meta_config.h"
 #include "network/network_config.h"
 #include "sim/task_config.h"
 
@@ -54,6 +55,31 @@ struct TrainingSection {
 };
 std::vector<FieldError> Validate(const TrainingSection& config);
 
+/// [meta]: the meta-learning settings (meta/meta_config.h, docs/meta.md) shared by every meta
+/// method of experiment.methods. The keys that `run` sets itself are not part of the table:
+/// `method` (from experiment.methods), `iterations` (training.rounds), `meta_batch` (every
+/// agent of a cluster takes part in each round) and `threads` (sim.threads).
+struct MetaSection {
+  meta::MetaConfig config{};
+
+  /// Forwards every field of MetaConfig but those `run` sets.
+  template <class V>
+  struct SkipRunKeys {
+    V& inner;
+    template <class T>
+    void operator()(std::string_view key, T& field) {
+      if (key == "method" || key == "iterations" || key == "meta_batch" || key == "threads") return;
+      inner(key, field);
+    }
+  };
+  template <class V>
+  void Visit(V& v) {
+    SkipRunKeys<V> filtered{v};
+    config.Visit(filtered);
+  }
+};
+std::vector<FieldError> Validate(const MetaSection& section);
+
 /// [ledger]: how energy is priced and how the ledger database is written.
 struct LedgerSection {
   ledger::EnergyModelConfig energy{};
@@ -75,6 +101,7 @@ struct ExperimentConfig {
   RolloutSection rollout{};
   TrainingSection training{};
   agents::AgentsConfig agents{};
+  MetaSection meta{};
   std::vector<sim::ClusterConfig> clusters{};
   LedgerSection ledger{};
   network::NetworkConfig network{};
@@ -85,6 +112,7 @@ struct ExperimentConfig {
     v("rollout", rollout);
     v("training", training);
     v("agents", agents);
+    v("meta", meta);
     v("clusters", clusters);
     v("ledger", ledger);
     v("network", network);

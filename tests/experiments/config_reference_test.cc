@@ -23,15 +23,15 @@ std::string ReadFile(const std::string& path) {
 
 // A schema key as the docs write it. Sub-tables that recur share one set of rows:
 //   network.links.<kind>.x   for uplink, downlink and sidelink;
-//   agents.<learner>.advantage.x   for vpg, ppo and trpo;
+//   <advantage>.x   for agents.vpg, agents.ppo, agents.trpo and meta advantage tables;
 //   <adam>.x   for every Adam table (agents.vpg.adam, agents.ppo.adam, ...critic.adam).
 std::string DocumentedForm(const std::string& key) {
   static const std::regex kLinks(R"(^network\.links\.(uplink|downlink|sidelink)\.)");
-  static const std::regex kAdvantage(R"(^agents\.(vpg|ppo|trpo)\.advantage\.)");
+  static const std::regex kAdvantage(R"(^(agents\.(vpg|ppo|trpo)|meta)\.advantage\.)");
   static const std::regex kAdam(R"(^.*\.adam\.)");
   std::string form = std::regex_replace(key, kLinks, "network.links.<kind>.");
-  form = std::regex_replace(form, kAdvantage, "agents.<learner>.advantage.");
-  return std::regex_replace(form, kAdam, "<adam>.");
+  form = std::regex_replace(form, kAdam, "<adam>.");
+  return std::regex_replace(form, kAdvantage, "<advantage>.");
 }
 
 // Keys documented as the first cell of a table row: "| `a.b.c` | ...".

@@ -1,5 +1,6 @@
 #include "experiments/runner.h"
 
+#include <cmath>
 #include <filesystem>
 #include <sstream>
 
@@ -46,6 +47,53 @@ task = { family = "nav2d" }
   return ParseExperiment(text, "tiny.toml",
                          {"experiment.output_dir=\"" + output_dir.string() + "\"",
                           "sim.threads=" + std::to_string(threads)});
+}
+
+// Two clusters, meta methods only, small batches: 2 rounds on 5 agents.
+ExperimentConfig SmallMetaExperiment(const std::filesystem::path& output_dir, int threads,
+                                     std::vector<std::string> extra = {}) {
+  const std::string text = R"(
+[experiment]
+name = "tiny-meta"
+seed = 3
+methods = ["maml", "reptile"]
+
+[training]
+rounds = 2
+
+[agents]
+policy = { hidden_sizes = [8] }
+
+[meta]
+inner_episodes = 3
+outer_episodes = 3
+
+[[clusters]]
+name = "a"
+agents = 3
+task = { family = "reach2d" }
+
+[[clusters]]
+name = "b"
+agents = 2
+task = { family = "nav2d" }
+)";
+  extra.push_back("experiment.output_dir=\"" + output_dir.string() + "\"");
+  extra.push_back("sim.threads=" + std::to_string(threads));
+  return ParseExperiment(text, "tiny-meta.toml", extra);
+}
+
+// SUM(column) of a run's events matching `where`.
+double SumEvents(const ledger::LedgerStore& store, std::int64_t run, const std::string& column,
+                 const std::string& where) {
+  sqlite3_stmt* statement = nullptr;
+  const std::string sql = "SELECT COALESCE(SUM(" + column + "), 0) FROM events WHERE run = ? AND " + where;
+  REQUIRE(sqlite3_prepare_v2(store.handle(), sql.c_str(), -1, &statement, nullptr) == SQLITE_OK);
+  sqlite3_bind_int64(statement, 1, run);
+  REQUIRE(sqlite3_step(statement) == SQLITE_ROW);
+  const double value = sqlite3_column_double(statement, 0);
+  sqlite3_finalize(statement);
+  return value;
 }
 
 TEST_SUITE("experiments/runner") {
@@ -100,6 +148,52 @@ TEST_SUITE("experiments/runner") {
     CHECK(ledger::QueryBreakdown(store, run).events == 5 * 2 * 2);
     CHECK(summary.methods[1].compute_j > 0.0);
     CHECK(out.str().find("scratch round   2/2") != std::string::npos);
+  }
+
+  TEST_CASE("meta methods charge every push and report at bits on air over the link efficiency") {
+    test::TempDir dir;
+    std::ostringstream out;
+    const ExperimentConfig config = SmallMetaExperiment(
+        dir.path(), 2, {"network.links.uplink.efficiency_kbit_per_j=25"});
+    const RunSummary summary = RunExperiment(config, out);
+    REQUIRE(summary.methods.size() == 2);
+    const ledger::LedgerStore store((summary.folder / "ledger.sqlite").string(), {},
+                                    ledger::OpenMode::kReadOnly);
+    for (const MethodSummary& method : summary.methods) {
+      INFO(method.method);
+      const std::int64_t run = method.ledger_run;
+      // per round: one unicast push and one report per agent, a compute event per agent and an
+      // aggregate per cluster model
+      CHECK(ledger::QueryBreakdown(store, run).events == 2 * (5 + 5 + 5 + 2));
+      const double ul_bits = SumEvents(store, run, "bits_on_air", "link = 'uplink'");
+      const double dl_bits = SumEvents(store, run, "bits_on_air", "link = 'downlink'");
+      CHECK(ul_bits > 0.0);
+      CHECK(method.uplink_j == doctest::Approx(ul_bits / 25e3).epsilon(1e-12));
+      CHECK(method.downlink_j == doctest::Approx(dl_bits / 50e3).epsilon(1e-12));
+      CHECK(std::isfinite(method.mean_return));
+    }
+  }
+
+  TEST_CASE("reports lost on a lossy uplink are dropped and the run goes on") {
+    test::TempDir dir;
+    std::ostringstream out;
+    const RunSummary summary = RunExperiment(
+        SmallMetaExperiment(dir.path(), 1, {"network.links.uplink.loss_probability=0.5",
+                                            "network.links.uplink.max_attempts=1"}),
+        out);
+    CHECK(out.str().find("messages lost") != std::string::npos);
+    CHECK(summary.methods.size() == 2);
+  }
+
+  TEST_CASE("meta methods give the same figures on 1 and 2 threads") {
+    test::TempDir dir;
+    std::ostringstream out;
+    const RunSummary one = RunExperiment(SmallMetaExperiment(dir.path(), 1), out);
+    const RunSummary two = RunExperiment(SmallMetaExperiment(dir.path(), 2), out);
+    for (std::size_t m = 0; m < one.methods.size(); ++m) {
+      CHECK(one.methods[m].mean_return == two.methods[m].mean_return);
+      CHECK(one.methods[m].total_j() == two.methods[m].total_j());
+    }
   }
 
   TEST_CASE("the same seed gives the same returns and energy on 1 and 2 threads") {
