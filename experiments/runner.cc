@@ -427,6 +427,7 @@ RunSummary RunExperiment(const ExperimentConfig& config, std::ostream& out) {
     }
     recorder.Finish();
     row.wall_seconds = ledger::MonotonicSeconds() - start;
+    row.ledger_seconds = recorder.recording_seconds();
 
     // every figure of the table comes back from the ledger
     const ledger::EnergyBreakdown breakdown = ledger::QueryBreakdown(store, row.ledger_run);
@@ -446,6 +447,14 @@ RunSummary RunExperiment(const ExperimentConfig& config, std::ostream& out) {
                   row.method.c_str(), row.mean_return, row.compute_j, row.uplink_j, row.downlink_j,
                   row.sidelink_j, row.total_j(), row.gco2e, row.wall_seconds);
   }
+  double wall = 0.0;
+  double ledger_time = 0.0;
+  for (const MethodSummary& row : summary.methods) {
+    wall += row.wall_seconds;
+    ledger_time += row.ledger_seconds;
+  }
+  out << Format("ledger overhead: %.1f ms recording (summed over threads) in %.2f s of runs: %.3f %%\n",
+                ledger_time * 1e3, wall, wall > 0.0 ? 100.0 * ledger_time / wall : 0.0);
   out << "energy source: " << ledger::Name(meter_selection.used)
       << (meter_selection.used == ledger::EnergySource::kModelled ? " (work x device speed)" : "")
       << "; ledger: " << folder.ledger_file().string() << "\n";

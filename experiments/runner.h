@@ -24,6 +24,7 @@ struct MethodSummary {
   double gco2e{0.0};
   double mean_return{0.0};  ///< mean episode return over every agent's last evaluation
   double wall_seconds{0.0};
+  double ledger_seconds{0.0};  ///< time spent recording into the ledger, summed over threads
   double total_j() const { return compute_j + uplink_j + downlink_j + sidelink_j; }
 };
 

@@ -1,5 +1,7 @@
 #include "ledger/recorder.h"
 
+#include <chrono>
+
 #include <mutex>
 #include <stdexcept>
 
@@ -23,7 +25,31 @@ void RunRecorder::AddNode(NodeInfo node) {
   nodes_.insert_or_assign(node.id, std::move(pricing));
 }
 
+namespace {
+
+// Adds the lifetime of the scope to a nanosecond counter.
+class ScopeTimer {
+ public:
+  explicit ScopeTimer(std::atomic<std::int64_t>& total)
+      : total_(total), start_(std::chrono::steady_clock::now()) {}
+  ~ScopeTimer() {
+    total_.fetch_add(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                         std::chrono::steady_clock::now() - start_)
+                         .count(),
+                     std::memory_order_relaxed);
+  }
+  ScopeTimer(const ScopeTimer&) = delete;
+  ScopeTimer& operator=(const ScopeTimer&) = delete;
+
+ private:
+  std::atomic<std::int64_t>& total_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+}  // namespace
+
 Event RunRecorder::Record(Event event, std::optional<double> measured_package_j) {
+  const ScopeTimer timer(recording_ns_);
   {
     std::shared_lock lock(mutex_);
     const auto it = nodes_.find(event.node);
@@ -68,9 +94,13 @@ Event RunRecorder::RecordTransfer(std::int32_t node, std::int64_t round, Phase p
 }
 
 void RunRecorder::RecordEvaluation(const Evaluation& evaluation) {
+  const ScopeTimer timer(recording_ns_);
   store_.AddEvaluation(run_, evaluation);
 }
 
-void RunRecorder::Finish(std::string_view status) { store_.EndRun(run_, status); }
+void RunRecorder::Finish(std::string_view status) {
+  const ScopeTimer timer(recording_ns_);
+  store_.EndRun(run_, status);
+}
 
 }  // namespace metajoule::ledger

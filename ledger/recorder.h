@@ -3,6 +3,7 @@
 // (storing the resolved config, the energy model and the meter selection), registers nodes,
 // prices every event with the EnergyModel, and queues it in the store.
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <shared_mutex>
@@ -50,6 +51,12 @@ class RunRecorder {
   /// Commits everything and marks the run finished (or `status`).
   void Finish(std::string_view status = "finished");
 
+  /// Seconds spent inside this recorder's calls (pricing, queueing, committing), summed over
+  /// every calling thread: the ledger's own overhead, for comparison with a run's wall time.
+  double recording_seconds() const {
+    return static_cast<double>(recording_ns_.load(std::memory_order_relaxed)) * 1e-9;
+  }
+
  private:
   LedgerStore& store_;
   const EnergyModel& model_;
@@ -57,6 +64,7 @@ class RunRecorder {
   std::int64_t run_{0};
   mutable std::shared_mutex mutex_;
   std::unordered_map<std::int32_t, NodePricing> nodes_;
+  std::atomic<std::int64_t> recording_ns_{0};
 };
 
 }  // namespace metajoule::ledger

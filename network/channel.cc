@@ -1,6 +1,7 @@
 #include "network/channel.h"
 
 #include <algorithm>
+#include <cstring>
 #include <stdexcept>
 
 namespace metajoule::network {
@@ -140,16 +141,73 @@ zmq::message_t EncodeToZmq(const Message& message, TensorEncoding encoding) {
 // ---- server ----
 
 ChannelServer::ChannelServer(zmq::context_t& context, const std::string& bind_endpoint,
-                             const ChannelConfig& config)
+                             const ChannelConfig& config, const ServerSecurity& security)
     : config_(config),
+      mechanism_(security.mechanism),
       socket_(CheckedContext("ChannelServer", config, context), zmq::socket_type::router) {
+  CheckSecurity(security);
   ConfigureSocket(socket_, config_);
+  if (mechanism_ == Mechanism::kCurve) {
+    // the ZAP handler is bound before this socket is, so no connection gets in unchecked
+    zap_ = internal::ZapHandlerFor(context);
+    zap_domain_ =
+        internal::RegisterDomain(*zap_, security.authorized_keys, security.allow_any_client);
+    socket_.set(zmq::sockopt::zap_domain, zap_domain_);
+    socket_.set(zmq::sockopt::curve_server, true);
+    socket_.set(zmq::sockopt::curve_secretkey, security.keys.secret_key);
+    // handshake failures that never reach ZAP (a plaintext client, a wrong server key) are
+    // counted from the socket monitor
+    const std::string monitor_endpoint =
+        "inproc://metajoule-monitor-" + std::to_string(reinterpret_cast<std::uintptr_t>(this));
+    if (zmq_socket_monitor(socket_.handle(), monitor_endpoint.c_str(),
+                           ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) != 0) {
+      throw zmq::error_t();
+    }
+    monitor_.emplace(context, zmq::socket_type::pair);
+    monitor_->set(zmq::sockopt::linger, 0);
+    monitor_->connect(monitor_endpoint);
+  }
   // sending to a peer that is gone fails (kUnreachable) instead of vanishing silently, and a
   // client reconnecting with the same routing id takes over its old slot
   socket_.set(zmq::sockopt::router_mandatory, true);
   socket_.set(zmq::sockopt::router_handover, true);
   socket_.bind(bind_endpoint);
   endpoint_ = socket_.get(zmq::sockopt::last_endpoint);
+}
+
+ChannelServer::~ChannelServer() {
+  if (monitor_) {
+    zmq_socket_monitor(socket_.handle(), nullptr, 0);
+    monitor_.reset();
+  }
+  if (zap_) internal::UnregisterDomain(*zap_, zap_domain_);
+}
+
+void ChannelServer::DrainMonitor() {
+  if (!monitor_) return;
+  // each event is two frames: [uint16 event, uint32 value], [endpoint]
+  zmq::message_t frame;
+  while (monitor_->recv(frame, zmq::recv_flags::dontwait)) {
+    if (frame.size() >= 2) {
+      std::uint16_t event = 0;
+      std::memcpy(&event, frame.data(), 2);
+      if ((event & (ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)) !=
+          0) {
+        ++handshake_failures_;
+      }
+    }
+    while (frame.more() && monitor_->recv(frame, zmq::recv_flags::dontwait)) {
+    }
+  }
+}
+
+SecurityStats ChannelServer::security_stats() {
+  if (!zap_) return {};
+  DrainMonitor();
+  SecurityStats stats = internal::DomainStats(*zap_, zap_domain_);
+  stats.handshake_failures = handshake_failures_;
+  return stats;
 }
 
 ReceiveStatus ChannelServer::Receive(Incoming& out) {
@@ -214,10 +272,17 @@ std::optional<PeerId> ChannelServer::PeerOf(NodeId node) const {
 // ---- client ----
 
 ChannelClient::ChannelClient(zmq::context_t& context, const std::string& connect_endpoint,
-                             const ChannelConfig& config, const std::string& routing_id)
+                             const ChannelConfig& config, const std::string& routing_id,
+                             const ClientSecurity& security)
     : config_(config),
       socket_(CheckedContext("ChannelClient", config, context), zmq::socket_type::dealer) {
+  CheckSecurity(security);
   ConfigureSocket(socket_, config_);
+  if (security.mechanism == Mechanism::kCurve) {
+    socket_.set(zmq::sockopt::curve_serverkey, security.server_public_key);
+    socket_.set(zmq::sockopt::curve_publickey, security.keys.public_key);
+    socket_.set(zmq::sockopt::curve_secretkey, security.keys.secret_key);
+  }
   if (!routing_id.empty()) socket_.set(zmq::sockopt::routing_id, routing_id);
   socket_.connect(connect_endpoint);
 }

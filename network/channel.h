@@ -18,6 +18,7 @@
 #include <zmq.hpp>
 
 #include "common/error.h"
+#include "network/curve.h"
 #include "network/wire_format.h"
 
 namespace metajoule::network {
@@ -98,8 +99,13 @@ class ChannelServer {
  public:
   /// Binds to `bind_endpoint` ("tcp://127.0.0.1:*", "inproc://name", "ipc:///tmp/x").
   /// @throws std::invalid_argument for an invalid config; zmq::error_t if binding fails.
+  /// With `security.mechanism == kCurve` the socket is a CURVE server: connections are
+  /// encrypted, and only clients whose public key is in security.authorized_keys get in (checked
+  /// by the ZAP handler of `context`, started on first use; docs/protocol.md, "Security").
+  /// @throws std::invalid_argument for an invalid config or security (CheckSecurity).
   ChannelServer(zmq::context_t& context, const std::string& bind_endpoint,
-                const ChannelConfig& config = {});
+                const ChannelConfig& config = {}, const ServerSecurity& security = {});
+  ~ChannelServer();
   ChannelServer(const ChannelServer&) = delete;
   ChannelServer& operator=(const ChannelServer&) = delete;
 
@@ -124,15 +130,28 @@ class ChannelServer {
   std::optional<PeerId> PeerOf(NodeId node) const;
   /// Valid and malformed frames received so far, per reason.
   const RejectionStats& rejections() const { return rejections_; }
+  /// Authorised and refused connection attempts so far (all zero without CURVE). Reads the
+  /// socket monitor's pending events first.
+  SecurityStats security_stats();
+  Mechanism mechanism() const { return mechanism_; }
   const ChannelConfig& config() const { return config_; }
   /// The socket itself, e.g. to poll it together with others.
   zmq::socket_t& socket() { return socket_; }
 
  private:
   SendStatus SendFrames(const PeerId& peer, zmq::message_t& payload);
+  void DrainMonitor();
 
   ChannelConfig config_;
+  Mechanism mechanism_{Mechanism::kNull};
+  // the context's ZAP handler, shared with the other CURVE servers of the context (ZeroMQ
+  // allows one per context); declared before socket_ so that it outlives it
+  std::shared_ptr<internal::ZapHandler> zap_;
+  std::string zap_domain_;
   zmq::socket_t socket_;
+  // receives the handshake-failure events of socket_ (CURVE only)
+  std::optional<zmq::socket_t> monitor_;
+  std::uint64_t handshake_failures_{0};
   std::string endpoint_;
   RejectionStats rejections_;
   std::unordered_map<NodeId, PeerId> peers_;
@@ -145,8 +164,13 @@ class ChannelClient {
   /// Connects to `connect_endpoint`; a non-empty `routing_id` keeps the client's identity at the
   /// server across reconnects. Connecting does not wait for the server to exist.
   /// @throws std::invalid_argument for an invalid config; zmq::error_t for a malformed endpoint.
+  /// With `security.mechanism == kCurve` the client authenticates with security.keys and checks
+  /// the server against security.server_public_key; a server that refuses the key never sees
+  /// the client's messages (sends queue up, receives time out).
+  /// @throws std::invalid_argument for an invalid config or security (CheckSecurity).
   ChannelClient(zmq::context_t& context, const std::string& connect_endpoint,
-                const ChannelConfig& config = {}, const std::string& routing_id = {});
+                const ChannelConfig& config = {}, const std::string& routing_id = {},
+                const ClientSecurity& security = {});
   ChannelClient(const ChannelClient&) = delete;
   ChannelClient& operator=(const ChannelClient&) = delete;
 

@@ -204,7 +204,16 @@ std::uint64_t PayloadBytes(const Message& message, TensorEncoding encoding) {
   }
   CheckFields("scalar", message.scalars);
   CheckFields("tensor", message.tensors);
+  CheckFields("text", message.texts);
   std::uint64_t bytes = kPreambleBytes;
+  for (const Text& text : message.texts) {
+    if (text.value.size() > kMaxTextBytes) {
+      throw std::invalid_argument("Encode: text \"" + text.name + "\" has " +
+                                  std::to_string(text.value.size()) +
+                                  " bytes, expected at most 65535");
+    }
+    bytes += 1 + text.name.size() + 2 + text.value.size();
+  }
   for (const Scalar& scalar : message.scalars) bytes += 1 + scalar.name.size() + 8;
   for (const Tensor& tensor : message.tensors) {
     if (tensor.values.size() > std::numeric_limits<std::uint32_t>::max()) {
@@ -269,18 +278,19 @@ bool HasDuplicateNames(const std::vector<Field>& fields, std::size_t count) {
 DecodeStatus DecodePayload(std::span<const std::uint8_t> payload, Message& out) {
   Reader reader(payload);
   std::uint8_t content = 0;
-  std::uint8_t reserved = 0;
+  std::uint8_t num_texts = 0;
   std::uint8_t num_scalars = 0;
   std::uint8_t num_tensors = 0;
-  if (!reader.Read(content) || !reader.Read(reserved) || !reader.Read(num_scalars) ||
-      !reader.Read(num_tensors) || !IsKnownContent(content) || reserved != 0) {
+  if (!reader.Read(content) || !reader.Read(num_texts) || !reader.Read(num_scalars) ||
+      !reader.Read(num_tensors) || !IsKnownContent(content)) {
     return DecodeStatus::kBadPayload;
   }
   out.content = static_cast<Content>(content);
 
-  // each scalar takes at least 10 bytes, each tensor at least 7: bound the counts by what is left
-  // before resizing anything
-  if (std::size_t{num_scalars} * 10 + std::size_t{num_tensors} * 7 > reader.left()) {
+  // each scalar takes at least 10 bytes, each tensor at least 7, each text at least 4: bound the
+  // counts by what is left before resizing anything
+  if (std::size_t{num_scalars} * 10 + std::size_t{num_tensors} * 7 + std::size_t{num_texts} * 4 >
+      reader.left()) {
     return DecodeStatus::kBadPayload;
   }
   out.scalars.resize(num_scalars);
@@ -324,6 +334,17 @@ DecodeStatus DecodePayload(std::span<const std::uint8_t> payload, Message& out) 
     }
   }
   if (HasDuplicateNames(out.tensors, num_tensors)) return DecodeStatus::kBadPayload;
+
+  out.texts.resize(num_texts);
+  for (Text& text : out.texts) {
+    std::uint16_t size = 0;
+    const std::uint8_t* at = nullptr;
+    if (!reader.ReadName(text.name) || !reader.Read(size) || !reader.Skip(size, at)) {
+      return DecodeStatus::kBadPayload;
+    }
+    text.value.assign(reinterpret_cast<const char*>(at), size);
+  }
+  if (HasDuplicateNames(out.texts, num_texts)) return DecodeStatus::kBadPayload;
   if (reader.left() != 0) return DecodeStatus::kBadPayload;
   return DecodeStatus::kOk;
 }
@@ -376,6 +397,13 @@ std::optional<double> Message::FindScalar(std::string_view name) const {
 const Tensor* Message::FindTensor(std::string_view name) const {
   for (const Tensor& tensor : tensors) {
     if (tensor.name == name) return &tensor;
+  }
+  return nullptr;
+}
+
+const Text* Message::FindText(std::string_view name) const {
+  for (const Text& text : texts) {
+    if (text.name == name) return &text;
   }
   return nullptr;
 }
@@ -449,7 +477,7 @@ void EncodeInto(const Message& message, TensorEncoding encoding, std::span<std::
   // payload: preamble, scalars, tensors
   std::uint8_t* p = begin + kHeaderBytes;
   *p++ = static_cast<std::uint8_t>(message.content);
-  *p++ = 0;
+  *p++ = static_cast<std::uint8_t>(message.texts.size());
   *p++ = static_cast<std::uint8_t>(message.scalars.size());
   *p++ = static_cast<std::uint8_t>(message.tensors.size());
   for (const Scalar& scalar : message.scalars) {
@@ -482,6 +510,15 @@ void EncodeInto(const Message& message, TensorEncoding encoding, std::span<std::
       }
     }
     p += tensor.values.size() * BytesPerElement(encoding);
+  }
+  for (const Text& text : message.texts) {
+    *p++ = static_cast<std::uint8_t>(text.name.size());
+    std::memcpy(p, text.name.data(), text.name.size());
+    p += text.name.size();
+    StoreLe(p, static_cast<std::uint16_t>(text.value.size()));
+    p += 2;
+    if (!text.value.empty()) std::memcpy(p, text.value.data(), text.value.size());
+    p += text.value.size();
   }
   MJL_DEMAND(p == begin + out.size());
 

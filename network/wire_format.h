@@ -35,12 +35,14 @@ inline constexpr std::uint32_t kWireMagic = 0x574C4A4Du;
 inline constexpr std::uint16_t kWireVersion = 1;
 /// Bytes in the fixed header that precedes every payload.
 inline constexpr std::size_t kHeaderBytes = 32;
-/// Bytes in the fixed payload preamble (content, reserved, scalar count, tensor count).
+/// Bytes in the fixed payload preamble (content, text count, scalar count, tensor count).
 inline constexpr std::size_t kPreambleBytes = 4;
 /// Longest scalar or tensor name, in bytes.
 inline constexpr std::size_t kMaxNameBytes = 64;
-/// Most scalars or tensors in one message (their counts are one byte each).
+/// Most scalars, tensors or texts in one message (their counts are one byte each).
 inline constexpr std::size_t kMaxFields = 255;
+/// Longest text value, in bytes (its length is a uint16 on the wire).
+inline constexpr std::size_t kMaxTextBytes = 65535;
 
 /// What a message is for. Values are the wire codes; 0 and codes above kAck are unknown kinds.
 enum class MessageKind : std::uint16_t {
@@ -95,6 +97,13 @@ struct Tensor {
   std::vector<float> values;
 };
 
+/// A named string (a task name, an environment id, a refusal reason). The value is opaque bytes,
+/// conventionally UTF-8, at most kMaxTextBytes long; it is never quantised.
+struct Text {
+  std::string name;
+  std::string value;
+};
+
 /// The fixed header, as it is on the wire (docs/wire-format.md, "Header").
 struct Header {
   std::uint32_t magic{kWireMagic};
@@ -118,11 +127,14 @@ struct Message {
   std::uint32_t sequence{0};  ///< chosen by the sender; a reply repeats the request's sequence
   std::vector<Scalar> scalars;
   std::vector<Tensor> tensors;
+  std::vector<Text> texts;  ///< sent after the tensors; no texts = the original v1 payload
 
   /// The scalar called `name`, if any.
   std::optional<double> FindScalar(std::string_view name) const;
   /// The tensor called `name`, or nullptr.
   const Tensor* FindTensor(std::string_view name) const;
+  /// The text called `name`, or nullptr.
+  const Text* FindText(std::string_view name) const;
 };
 
 /// Largest payload accepted per message kind, in bytes; a header announcing more is rejected
@@ -201,7 +213,7 @@ std::size_t EncodedSize(const Message& message, TensorEncoding encoding = Tensor
 /// (e.g. the buffer of a zmq::message_t, so that sending copies nothing more).
 /// @throws std::invalid_argument if `out` has the wrong size, or the message has an unknown kind
 /// or content, an empty, non-printable-ASCII, duplicate or over-64-byte name, more than 255
-/// scalars or tensors, a payload above 4 GiB, or (int8) a non-finite tensor value.
+/// scalars, tensors or texts, a text value over 65535 bytes, a payload above 4 GiB, or (int8) a non-finite tensor value.
 void EncodeInto(const Message& message, TensorEncoding encoding, std::span<std::uint8_t> out);
 
 /// Encodes `message` into a new buffer. Same rules as EncodeInto.

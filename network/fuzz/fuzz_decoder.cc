@@ -34,8 +34,15 @@ void CheckRoundTrip(const Message& decoded) {
   if (metajoule::network::Decode(bytes, again, unlimited) != DecodeStatus::kOk) std::abort();
   if (again.kind != decoded.kind || again.sender != decoded.sender ||
       again.scalars.size() != decoded.scalars.size() ||
-      again.tensors.size() != decoded.tensors.size()) {
+      again.tensors.size() != decoded.tensors.size() ||
+      again.texts.size() != decoded.texts.size()) {
     std::abort();
+  }
+  for (std::size_t t = 0; t < decoded.texts.size(); ++t) {
+    if (again.texts[t].name != decoded.texts[t].name ||
+        again.texts[t].value != decoded.texts[t].value) {
+      std::abort();
+    }
   }
   for (std::size_t t = 0; t < decoded.tensors.size(); ++t) {
     const auto& a = decoded.tensors[t].values;

@@ -391,6 +391,39 @@ TEST_SUITE("network/wire_format") {
     CHECK(Decode(bytes, out) == DecodeStatus::kBadPayload);
   }
 
+  TEST_CASE("texts round-trip after the tensors and a message without texts keeps its v1 bytes") {
+    Message message;
+    message.kind = MessageKind::kTaskAssignment;
+    message.scalars = {{"a", 1.0}};
+    message.texts = {{"env", "nav2d"}, {"empty", ""}, {"bytes", std::string("x\0y", 3)}};
+    const auto bytes = Encode(message, TensorEncoding::kInt8);
+    CHECK(bytes[kHeaderBytes + 1] == 3);  // the text count, formerly the reserved byte
+    Message out;
+    REQUIRE(Decode(bytes, out) == DecodeStatus::kOk);
+    REQUIRE(out.texts.size() == 3);
+    CHECK(out.FindText("env")->value == "nav2d");
+    CHECK(out.FindText("empty")->value.empty());
+    CHECK(out.FindText("bytes")->value == std::string("x\0y", 3));
+    CHECK(out.FindText("none") == nullptr);
+    // [4..14) scalar, then "env": [14] name length 3, [15..18) name, [18..20) length 5
+    CHECK(bytes[kHeaderBytes + 18] == 5);
+    CHECK(bytes[kHeaderBytes + 19] == 0);
+    message.texts.clear();
+    CHECK(Encode(message)[kHeaderBytes + 1] == 0);
+
+    Message bad = message;
+    bad.texts = {{"a", "1"}, {"a", "2"}};
+    CHECK_THROWS_AS(Encode(bad), std::invalid_argument);
+    bad.texts = {{"long", std::string(70000, 'x')}};
+    CHECK_THROWS_AS(Encode(bad), std::invalid_argument);
+    // a text length running past the payload is a bad payload
+    message.texts = {{"t", "abc"}};
+    auto cut = Encode(message);
+    cut[cut.size() - 5] = 9;
+    FixChecksum(cut);
+    CHECK(Decode(cut, out) == DecodeStatus::kBadPayload);
+  }
+
   TEST_CASE("a seeded random-mutation loop never crashes the decoder") {
     // the doctest stand-in for the libFuzzer target (network/fuzz/fuzz_decoder.cc): mutations of
     // valid messages, half of them with the checksum repaired so the payload parser is reached
