@@ -11,24 +11,8 @@
 
 #include "sim/world.h"
 
-// Counting allocator for the zero-allocation test (Drake's LimitMalloc idea, as
-// tests/sim/env_test.cc): replacing the global operator new in this test binary lets a test count
-// allocations in a code region. Only this file of agents_tests may define it.
-namespace {
-std::atomic<bool> counting{false};
-std::atomic<long> allocations{0};
-}  // namespace
-
-void* operator new(std::size_t size) {
-  if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1);
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t size) { return operator new(size); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+// the one TU of this test binary that replaces the global operator new
+#include "tests/support/counting_allocator.h"
 
 namespace metajoule::agents {
 namespace {
@@ -181,11 +165,11 @@ TEST_SUITE("agents/sim_env") {
       Eigen::VectorXd obs(env.obs_dim());
       const Eigen::VectorXd action = Eigen::VectorXd::Constant(env.act_dim(), 0.01);
       env.Reset(rng, obs);
-      allocations = 0;
-      counting = true;
+      test::allocations = 0;
+      test::counting = true;
       for (int t = 0; t < 20; ++t) env.Step(action, obs);
-      counting = false;
-      CHECK(allocations.load() == 0);
+      test::counting = false;
+      CHECK(test::allocations.load() == 0);
     }
   }
 }

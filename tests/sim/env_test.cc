@@ -12,23 +12,8 @@
 
 #include "sim/world.h"
 
-// Counting allocator for the zero-allocation test (Drake's LimitMalloc idea): replacing the
-// global operator new in this test binary lets a test count allocations in a code region.
-namespace {
-std::atomic<bool> counting{false};
-std::atomic<long> allocations{0};
-}  // namespace
-
-void* operator new(std::size_t size) {
-  if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1);
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t size) { return operator new(size); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+// the one TU of this test binary that replaces the global operator new
+#include "tests/support/counting_allocator.h"
 
 namespace metajoule::sim {
 namespace {
@@ -316,11 +301,11 @@ TEST_SUITE("sim/env") {
       Env env(world, DefaultTask(world));
       env.Reset(1);
       const std::vector<double> action(static_cast<std::size_t>(env.action_size()), 0.01);
-      allocations = 0;
-      counting = true;
+      test::allocations = 0;
+      test::counting = true;
       for (int t = 0; t < 20; ++t) env.Step(action);
-      counting = false;
-      CHECK(allocations.load() == 0);
+      test::counting = false;
+      CHECK(test::allocations.load() == 0);
     }
   }
 }
