@@ -30,7 +30,8 @@
 namespace metajoule::experiments {
 namespace {
 
-// seed streams derived from experiment.seed (sim::DeriveSeed), one per purpose
+// seed streams derived from experiment.seed (sim::DeriveSeed), one per purpose; a purpose with
+// several members (clusters, rounds, agents) derives one more level from its stream
 constexpr std::uint64_t kTaskStream = 0;  // cluster c samples its tasks from stream c
 constexpr std::uint64_t kPolicyStream = 1'000'000;
 constexpr std::uint64_t kResetStream = 1'000'001;
@@ -243,7 +244,7 @@ double RunMeta(const ExperimentConfig& config, meta::MetaMethod method, Populati
                           "mix task families (set meta.per_cluster = true)");
       }
     }
-    std::mt19937_64 init_rng(sim::DeriveSeed(seed, kMetaInitStream + g));
+    std::mt19937_64 init_rng(sim::DeriveSeed(sim::DeriveSeed(seed, kMetaInitStream), g));
     learners.push_back(std::make_unique<meta::MetaLearner>(
         meta_config, *policies[g],
         meta::InitialMetaParams(meta_config, *policies[g], policy_config.init_log_std, init_rng)));
