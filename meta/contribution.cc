@@ -117,21 +117,38 @@ Contribution MamlContribution(const MetaConfig& config, const agents::GaussianMl
   std::vector<LossBatch> inner(k_steps);
   path[0] = meta_params.head(p);
   Eigen::VectorXd grad(p);
+  // second order: each inner step runs in a workspace of its own, which keeps its forward pass
+  // for the Hessian-vector product of the backward pass (MetaGradientBackward's tapes)
+  const bool first_order = IsFirstOrder(config);
+  std::vector<agents::PolicyWorkspace> tapes;
+  if (!first_order) {
+    tapes.reserve(k_steps);
+    for (std::size_t k = 0; k < k_steps; ++k) {
+      tapes.emplace_back(policy, config.inner_episodes * task.max_steps);
+    }
+  }
+  const auto finish = [&] {
+    Finish(sampler, result);
+    for (const agents::PolicyWorkspace& tape : tapes) {
+      result.work.policy_flops += tape.total_flops();
+    }
+  };
   for (std::size_t k = 0; k < k_steps; ++k) {
     double mean_return = 0.0;
     const UpdateStatus status =
         sampler.Sample(path[k], config.inner_episodes, rng, inner[k], mean_return,
                        result.message, result.timing.inner_seconds);
     if (status != UpdateStatus::kOk) {
-      Finish(sampler, result);
+      finish();
       return Fail(result, status, "maml inner batch " + std::to_string(k) + ": " + result.message);
     }
     if (k == 0) result.pre_adaptation_return = mean_return;
     const auto start = std::chrono::steady_clock::now();
-    InnerStep(policy, path[k], alpha, inner[k], sampler.loss_workspace(), grad, path[k + 1]);
+    InnerStep(policy, path[k], alpha, inner[k], first_order ? sampler.loss_workspace() : tapes[k],
+              grad, path[k + 1]);
     result.timing.inner_seconds += SecondsSince(start);
     if (!path[k + 1].allFinite()) {
-      Finish(sampler, result);
+      finish();
       return Fail(result, UpdateStatus::kNonFiniteParams,
                   "maml: inner step " + std::to_string(k) + " produced NaN or inf");
     }
@@ -146,19 +163,19 @@ Contribution MamlContribution(const MetaConfig& config, const agents::GaussianMl
                                              outer_advantage_seconds);
   result.timing.outer_seconds += outer_advantage_seconds;
   if (status != UpdateStatus::kOk) {
-    Finish(sampler, result);
+    finish();
     return Fail(result, status, "maml outer batch: " + result.message);
   }
   result.post_adaptation_return = post_return;
   const auto start = std::chrono::steady_clock::now();
   result.vector.resize(MetaParamCount(config, policy));
   Eigen::VectorXd grad_alpha;
-  result.outer_loss = MetaGradientBackward(policy, path, alpha, inner, outer, IsFirstOrder(config),
+  result.outer_loss = MetaGradientBackward(policy, path, alpha, inner, outer, first_order,
                                            sampler.loss_workspace(), result.vector.head(p),
-                                           config.learn_inner_lr ? &grad_alpha : nullptr);
+                                           config.learn_inner_lr ? &grad_alpha : nullptr, tapes);
   if (config.learn_inner_lr) result.vector.tail(p) = grad_alpha;
   result.timing.outer_seconds += SecondsSince(start);
-  Finish(sampler, result);
+  finish();
   if (!std::isfinite(result.outer_loss) || !result.vector.allFinite()) {
     return Fail(result, UpdateStatus::kNonFiniteGradient,
                 "maml: the outer loss or the meta-gradient is not finite");

@@ -1,5 +1,6 @@
 #include "meta/meta_gradient.h"
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -32,6 +33,58 @@ void ScaleByAlpha(const Eigen::Ref<const Eigen::VectorXd>& alpha,
 
 }  // namespace
 
+void PolicyGradientHvpFromTape(const agents::GaussianMlpPolicy& policy,
+                               const Eigen::Ref<const Eigen::VectorXd>& theta,
+                               const LossBatch& batch, const Eigen::Ref<const Eigen::VectorXd>& v,
+                               agents::PolicyWorkspace& tape, Eigen::Ref<Eigen::VectorXd> grad,
+                               Eigen::Ref<Eigen::VectorXd> hvp) {
+  const Eigen::Index p = policy.num_params();
+  CheckSize("PolicyGradientHvpFromTape: theta size", theta.size(), p);
+  CheckSize("PolicyGradientHvpFromTape: v size", v.size(), p);
+  CheckSize("PolicyGradientHvpFromTape: grad size", grad.size(), p);
+  CheckSize("PolicyGradientHvpFromTape: hvp size", hvp.size(), p);
+  CheckSize("PolicyGradientHvpFromTape: advantages size", batch.advantages.size(),
+            batch.obs.cols());
+  CheckSize("PolicyGradientHvpFromTape: tape batch (columns of its last forward pass)",
+            tape.mlp.batch, batch.size());
+  // agents::WeightedLogProbHvp after its LogProb, with the weights of PolicyGradientLossHvp
+  // (w = -A / N); the tape holds a_0..a_L, a - mu and 1/sigma^2 of that forward pass
+  const Eigen::Index n = batch.size();
+  const Eigen::Index nm = policy.num_mlp_params();
+  const int d = policy.act_dim();
+  auto weights = tape.weights.head(n);
+  weights = batch.advantages * (-1.0 / static_cast<double>(n));
+  agents::ForwardTangent<double>(policy.mlp(), theta.head(nm), v.head(nm), tape.mlp);
+  const auto diff = tape.diff.leftCols(n);
+  const auto rmu = tape.mlp.output_tangent();
+  const auto vs = v.tail(d);
+  const auto w = weights.transpose().array();
+  // dL/dmu = w (a - mu) / sigma^2;  R{dL/dmu} = -w (R{mu} + 2 (a - mu) v_s) / sigma^2
+  auto dmean = tape.dmean.leftCols(n);
+  auto rdmean = tape.rdmean.leftCols(n);
+  dmean = ((diff.array().colwise() * tape.inv_var.array()).rowwise() * w).matrix();
+  rdmean = (((rmu.array() + 2.0 * (diff.array().colwise() * vs.array())).colwise() *
+             tape.inv_var.array())
+                .rowwise() *
+            w)
+               .matrix();
+  rdmean *= -1.0;
+  // the per-sample directional derivatives (ws.jvp of WeightedLogProbHvp) are not needed here
+  for (int j = 0; j < d; ++j) {
+    const auto dj = diff.row(j).array();
+    const double iv = tape.inv_var(j);
+    grad(nm + j) = ((dj.square() * iv - 1.0) * w).sum();
+    hvp(nm + j) = (-2.0 * iv * (dj * rmu.row(j).array() + dj.square() * vs(j)) * w).sum();
+  }
+  agents::BackwardTangent<double>(policy.mlp(), theta.head(nm), v.head(nm), dmean, rdmean,
+                                  tape.mlp, grad.head(nm), hvp.head(nm));
+  // the Gaussian head's FLOPs of WeightedLogProbHvp (its MLP passes count in tape.mlp.flops)
+  const int nb = static_cast<int>(n);
+  tape.flops += static_cast<std::uint64_t>(n) + policy.LogProbHvpFlops(nb) -
+                policy.LogProbFlops(nb) - policy.mlp().ForwardTangentFlops(nb) -
+                policy.mlp().BackwardTangentFlops(nb);
+}
+
 double InnerStep(const agents::GaussianMlpPolicy& policy,
                  const Eigen::Ref<const Eigen::VectorXd>& theta,
                  const Eigen::Ref<const Eigen::VectorXd>& alpha, const LossBatch& batch,
@@ -54,13 +107,18 @@ double MetaGradientBackward(const agents::GaussianMlpPolicy& policy,
                             const Eigen::Ref<const Eigen::VectorXd>& alpha,
                             std::span<const LossBatch> inner, const LossBatch& outer,
                             bool first_order, agents::PolicyWorkspace& ws,
-                            Eigen::Ref<Eigen::VectorXd> grad_theta, Eigen::VectorXd* grad_alpha) {
+                            Eigen::Ref<Eigen::VectorXd> grad_theta, Eigen::VectorXd* grad_alpha,
+                            std::span<agents::PolicyWorkspace> tapes) {
   const Eigen::Index p = policy.num_params();
   CheckAlpha("MetaGradientBackward", alpha, p);
   CheckSize("MetaGradientBackward: path length", static_cast<Eigen::Index>(path.size()),
             static_cast<Eigen::Index>(inner.size()) + 1);
   CheckSize("MetaGradientBackward: grad_theta size", grad_theta.size(), p);
   for (const auto& theta_k : path) CheckSize("MetaGradientBackward: path entry size", theta_k.size(), p);
+  if (!tapes.empty()) {
+    CheckSize("MetaGradientBackward: tapes (0 or one per inner step)",
+              static_cast<Eigen::Index>(tapes.size()), static_cast<Eigen::Index>(inner.size()));
+  }
   if (grad_alpha != nullptr) grad_alpha->setZero(alpha.size());
 
   // gbar_K = grad L_out(theta_K)
@@ -79,6 +137,8 @@ double MetaGradientBackward(const agents::GaussianMlpPolicy& policy,
         agents::PolicyGradientLossGradient(policy, path[step], batch.obs, batch.actions,
                                            batch.advantages, ws, inner_grad);
       }
+    } else if (!tapes.empty()) {
+      PolicyGradientHvpFromTape(policy, path[step], batch, scaled, tapes[step], inner_grad, hvp);
     } else {
       agents::PolicyGradientLossHvp(policy, path[step], batch.obs, batch.actions,
                                     batch.advantages, scaled, ws, inner_grad, hvp);
@@ -129,11 +189,15 @@ double MamlMetaGradient(const agents::GaussianMlpPolicy& policy,
   std::vector<Eigen::VectorXd> path(inner.size() + 1, Eigen::VectorXd(theta.size()));
   path[0] = theta;
   Eigen::VectorXd grad(theta.size());
+  // one workspace per inner step, kept as the tape of the backward pass
+  std::vector<agents::PolicyWorkspace> tapes;
+  tapes.reserve(inner.size());
   for (std::size_t k = 0; k < inner.size(); ++k) {
-    InnerStep(policy, path[k], alpha, inner[k], ws, grad, path[k + 1]);
+    tapes.emplace_back(policy, static_cast<int>(std::max<Eigen::Index>(inner[k].size(), 1)));
+    InnerStep(policy, path[k], alpha, inner[k], tapes[k], grad, path[k + 1]);
   }
   return MetaGradientBackward(policy, path, alpha, inner, outer, first_order, ws, grad_theta,
-                              grad_alpha);
+                              grad_alpha, tapes);
 }
 
 }  // namespace metajoule::meta

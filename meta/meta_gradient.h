@@ -50,20 +50,38 @@ double InnerStep(const agents::GaussianMlpPolicy& policy,
                  agents::PolicyWorkspace& ws, Eigen::Ref<Eigen::VectorXd> grad,
                  Eigen::Ref<Eigen::VectorXd> theta_next);
 
+/// H_PG(theta) v and grad L_PG(theta) on `batch` (as agents::PolicyGradientLossHvp) from the
+/// forward pass that `tape` still holds: the last call on `tape` that ran a forward pass must
+/// have been InnerStep (or agents::PolicyGradientLossGradient) with this theta and batch. Only
+/// the two R-operator passes run (agents::ForwardTangent, agents::BackwardTangent), not the
+/// forward pass with its tanh evaluations; the arithmetic is that of PolicyGradientLossHvp, so
+/// the result is the same to the last bit. Adds the FLOPs of the two passes to `tape`.
+/// @throws std::invalid_argument on a size mismatch or when the tape's batch is not batch.size().
+void PolicyGradientHvpFromTape(const agents::GaussianMlpPolicy& policy,
+                               const Eigen::Ref<const Eigen::VectorXd>& theta,
+                               const LossBatch& batch, const Eigen::Ref<const Eigen::VectorXd>& v,
+                               agents::PolicyWorkspace& tape, Eigen::Ref<Eigen::VectorXd> grad,
+                               Eigen::Ref<Eigen::VectorXd> hvp);
+
 /// The backward pass of the file comment, given the inner path `path` = theta_0..theta_K
 /// (K + 1 vectors of P, as InnerStep produced them) and the batches D_0..D_{K-1}, D_out.
 /// Writes dJ/dtheta into `grad_theta` (P) and, when `grad_alpha` is not null, dJ/dalpha into
 /// it (alpha.size() entries). `first_order` drops the Hessian terms (alpha's gradient is still
 /// -sum_k grad L_k (.) gbar_{k+1}, with gbar first-order). Returns J = L_out(theta_K).
-/// `ws` must hold the largest batch.
-/// @throws std::invalid_argument on a size mismatch or path.size() != inner.size() + 1.
+/// `ws` must hold the largest batch. When `tapes` is not empty it holds K workspaces, tapes[k]
+/// being the one InnerStep k ran in (so it still holds the forward pass at theta_k on D_k; see
+/// PolicyGradientHvpFromTape): each H_k v then reuses that forward pass instead of repeating it,
+/// with the same result; `ws` is used for the outer gradient only.
+/// @throws std::invalid_argument on a size mismatch, path.size() != inner.size() + 1, or
+/// tapes.size() not 0 or inner.size().
 double MetaGradientBackward(const agents::GaussianMlpPolicy& policy,
                             std::span<const Eigen::VectorXd> path,
                             const Eigen::Ref<const Eigen::VectorXd>& alpha,
                             std::span<const LossBatch> inner, const LossBatch& outer,
                             bool first_order, agents::PolicyWorkspace& ws,
                             Eigen::Ref<Eigen::VectorXd> grad_theta,
-                            Eigen::VectorXd* grad_alpha = nullptr);
+                            Eigen::VectorXd* grad_alpha = nullptr,
+                            std::span<agents::PolicyWorkspace> tapes = {});
 
 /// J(theta, alpha) = L_out(theta_K) of the file comment (the inner steps, then the outer loss).
 /// @throws std::invalid_argument on a size mismatch or an empty `inner`.
@@ -74,7 +92,8 @@ double MetaObjective(const agents::GaussianMlpPolicy& policy,
                      agents::PolicyWorkspace& ws);
 
 /// The inner steps followed by MetaGradientBackward: J and its gradient (exact second order
-/// unless `first_order`). Same arguments and throws as those two.
+/// unless `first_order`). Same arguments and throws as those two. Each inner step runs in a
+/// workspace of its own (allocated here) that the backward pass reuses as its tape.
 double MamlMetaGradient(const agents::GaussianMlpPolicy& policy,
                         const Eigen::Ref<const Eigen::VectorXd>& theta,
                         const Eigen::Ref<const Eigen::VectorXd>& alpha,

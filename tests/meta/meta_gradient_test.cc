@@ -137,6 +137,80 @@ TEST_SUITE("meta/meta_gradient") {
     CHECK(test::RelativeError(second, expected - hvp) <= 1e-10);
   }
 
+  TEST_CASE("the HVP from the inner step's tape equals the recomputed R-op HVP to the last bit") {
+    Problem problem = MakeProblem(1, 16);
+    const Eigen::Index p = problem.policy.num_params();
+    const LossBatch& batch = problem.inner[0];
+    std::mt19937_64 rng(6);
+    const Eigen::VectorXd v = test::RandomVector(p, rng, -1.0, 1.0);
+    const Eigen::VectorXd alpha = Eigen::VectorXd::Constant(1, 0.2);
+    agents::PolicyWorkspace ws(problem.policy, 32);
+    agents::PolicyWorkspace tape(problem.policy, 32);
+    Eigen::VectorXd step_grad(p);
+    Eigen::VectorXd adapted(p);
+    InnerStep(problem.policy, problem.theta, alpha, batch, tape, step_grad, adapted);
+    // another forward pass in another workspace must not disturb the tape
+    Eigen::VectorXd other(p);
+    agents::PolicyGradientLossGradient(problem.policy, adapted, problem.outer.obs,
+                                       problem.outer.actions, problem.outer.advantages, ws, other);
+    Eigen::VectorXd grad(p);
+    Eigen::VectorXd hvp(p);
+    PolicyGradientHvpFromTape(problem.policy, problem.theta, batch, v, tape, grad, hvp);
+    Eigen::VectorXd expected_grad(p);
+    Eigen::VectorXd expected_hvp(p);
+    agents::PolicyGradientLossHvp(problem.policy, problem.theta, batch.obs, batch.actions,
+                                  batch.advantages, v, ws, expected_grad, expected_hvp);
+    CHECK(grad == expected_grad);
+    CHECK(hvp == expected_hvp);
+    CHECK(grad == step_grad);
+
+    // MetaGradientBackward with and without tapes, 2 inner steps with Meta-SGD rates
+    Problem two = MakeProblem(2, 17);
+    const Eigen::VectorXd rates = test::RandomVector(p, rng, 0.05, 0.4);
+    std::vector<Eigen::VectorXd> path(3, Eigen::VectorXd(p));
+    path[0] = two.theta;
+    std::vector<agents::PolicyWorkspace> tapes;
+    for (int k = 0; k < 2; ++k) {
+      tapes.emplace_back(two.policy, 32);
+      InnerStep(two.policy, path[k], rates, two.inner[k], tapes[k], step_grad, path[k + 1]);
+    }
+    Eigen::VectorXd taped(p);
+    Eigen::VectorXd taped_alpha;
+    Eigen::VectorXd plain(p);
+    Eigen::VectorXd plain_alpha;
+    const double j_taped = MetaGradientBackward(two.policy, path, rates, two.inner, two.outer,
+                                                false, ws, taped, &taped_alpha, tapes);
+    const double j_plain = MetaGradientBackward(two.policy, path, rates, two.inner, two.outer,
+                                                false, ws, plain, &plain_alpha);
+    CHECK(j_taped == j_plain);
+    CHECK(taped == plain);
+    CHECK(taped_alpha == plain_alpha);
+  }
+
+  TEST_CASE("a tape of another batch size or the wrong number of tapes is rejected") {
+    Problem problem = MakeProblem(1, 18);
+    const Eigen::Index p = problem.policy.num_params();
+    agents::PolicyWorkspace ws(problem.policy, 32);
+    agents::PolicyWorkspace tape(problem.policy, 32);
+    Eigen::VectorXd grad(p);
+    Eigen::VectorXd hvp(p);
+    // the tape's last forward pass ran on the 17 outer samples, not the 15 inner ones
+    agents::PolicyGradientLossGradient(problem.policy, problem.theta, problem.outer.obs,
+                                       problem.outer.actions, problem.outer.advantages, tape,
+                                       grad);
+    CHECK_THROWS_AS(PolicyGradientHvpFromTape(problem.policy, problem.theta, problem.inner[0],
+                                              grad, tape, grad, hvp),
+                    std::invalid_argument);
+    const std::vector<Eigen::VectorXd> path(2, problem.theta);
+    const Eigen::VectorXd alpha = Eigen::VectorXd::Constant(1, 0.1);
+    std::vector<agents::PolicyWorkspace> tapes;
+    tapes.emplace_back(problem.policy, 32);
+    tapes.emplace_back(problem.policy, 32);
+    CHECK_THROWS_AS(MetaGradientBackward(problem.policy, path, alpha, problem.inner,
+                                         problem.outer, false, ws, grad, nullptr, tapes),
+                    std::invalid_argument);
+  }
+
   TEST_CASE("MetaGradientBackward rejects mismatched sizes") {
     Problem problem = MakeProblem(1, 15);
     agents::PolicyWorkspace ws(problem.policy, 32);
