@@ -66,8 +66,22 @@ std::uint32_t UpdateTable(std::uint32_t crc, const std::uint8_t* data, std::size
 // Folding constants of the bit-reflected CRC-32 polynomial, from the end of Gopal et al. 2009:
 // k1 = x^(4*128+32) mod P, k2 = x^(4*128-32) mod P (fold by 4 x 128 bits), k3/k4 the same for one
 // 128-bit block, k5 = x^64 mod P, and the Barrett pair (P', mu).
+// the helpers carry the target attribute themselves: a lambda inside a target function does not
+// inherit it, and its intrinsics then fail to inline in builds without -march=native
+#define METAJOULE_CLMUL_TARGET __attribute__((target("pclmul,sse4.1")))
+
+METAJOULE_CLMUL_TARGET inline __m128i Load16(const std::uint8_t* p) {
+  return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+}
+
+// fold x into the next 16 bytes y with the constant pair k
+METAJOULE_CLMUL_TARGET inline __m128i Fold(__m128i x, __m128i y, __m128i k) {
+  return _mm_xor_si128(
+      _mm_xor_si128(_mm_clmulepi64_si128(x, k, 0x00), _mm_clmulepi64_si128(x, k, 0x11)), y);
+}
+
 // advances the raw CRC register over `size` bytes, size >= 64 and a multiple of 16
-__attribute__((target("pclmul,sse4.1"))) std::uint32_t UpdateClmul(std::uint32_t crc,
+METAJOULE_CLMUL_TARGET std::uint32_t UpdateClmul(std::uint32_t crc,
                                                                    const std::uint8_t* data,
                                                                    std::size_t size) {
   const __m128i k1k2 = _mm_set_epi64x(0x01c6e41596, 0x0154442bd4);
@@ -75,37 +89,29 @@ __attribute__((target("pclmul,sse4.1"))) std::uint32_t UpdateClmul(std::uint32_t
   const __m128i k5 = _mm_set_epi64x(0, 0x0163cd6124);
   const __m128i barrett = _mm_set_epi64x(0x01f7011641, 0x01db710641);
   const __m128i mask32 = _mm_setr_epi32(~0, 0, ~0, 0);
-  const auto load = [](const std::uint8_t* p) {
-    return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-  };
-  // fold x into the next 16 bytes y with the constant pair k
-  const auto fold = [](__m128i x, __m128i y, __m128i k) {
-    return _mm_xor_si128(
-        _mm_xor_si128(_mm_clmulepi64_si128(x, k, 0x00), _mm_clmulepi64_si128(x, k, 0x11)), y);
-  };
 
   // four lanes of 128 bits, the register xored into the first
-  __m128i x1 = _mm_xor_si128(load(data), _mm_cvtsi32_si128(static_cast<int>(crc)));
-  __m128i x2 = load(data + 16);
-  __m128i x3 = load(data + 32);
-  __m128i x4 = load(data + 48);
+  __m128i x1 = _mm_xor_si128(Load16(data), _mm_cvtsi32_si128(static_cast<int>(crc)));
+  __m128i x2 = Load16(data + 16);
+  __m128i x3 = Load16(data + 32);
+  __m128i x4 = Load16(data + 48);
   data += 64;
   size -= 64;
   while (size >= 64) {
-    x1 = fold(x1, load(data), k1k2);
-    x2 = fold(x2, load(data + 16), k1k2);
-    x3 = fold(x3, load(data + 32), k1k2);
-    x4 = fold(x4, load(data + 48), k1k2);
+    x1 = Fold(x1, Load16(data), k1k2);
+    x2 = Fold(x2, Load16(data + 16), k1k2);
+    x3 = Fold(x3, Load16(data + 32), k1k2);
+    x4 = Fold(x4, Load16(data + 48), k1k2);
     data += 64;
     size -= 64;
   }
 
   // fold the four lanes into one, then the remaining 16-byte blocks
-  x1 = fold(x1, x2, k3k4);
-  x1 = fold(x1, x3, k3k4);
-  x1 = fold(x1, x4, k3k4);
+  x1 = Fold(x1, x2, k3k4);
+  x1 = Fold(x1, x3, k3k4);
+  x1 = Fold(x1, x4, k3k4);
   while (size >= 16) {
-    x1 = fold(x1, load(data), k3k4);
+    x1 = Fold(x1, Load16(data), k3k4);
     data += 16;
     size -= 16;
   }
