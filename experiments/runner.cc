@@ -45,11 +45,12 @@ std::string Format(const char* format, auto... args) {
   return buffer;
 }
 
-// The robots of a run: one environment per agent, tasks drawn per cluster from the seed.
+// The robots of a run: each agent's task, drawn per cluster from the seed, with its world and
+// episode settings. Each method builds the environments it needs from these.
 struct Population {
   std::map<std::string, std::unique_ptr<sim::World>> worlds;  // one per family, shared
-  std::vector<sim::Env> envs;
-  std::vector<const sim::World*> env_worlds;      // the world of each environment
+  std::vector<sim::Task> tasks;
+  std::vector<const sim::World*> env_worlds;      // the world of each agent's task
   std::vector<const sim::EnvConfig*> env_configs;  // its cluster's episode settings
   std::vector<ledger::NodeInfo> nodes;  // node id = index + 1; 0 is the server
 
@@ -60,9 +61,8 @@ struct Population {
       auto& world = worlds[cluster.task.family];
       if (!world) world = std::make_unique<sim::World>(cluster.task.family);
       std::mt19937_64 rng(sim::DeriveSeed(seed, kTaskStream + c));
-      const std::vector<sim::Task> tasks = sim::SampleTasks(cluster.task, cluster.agents, rng);
-      for (const sim::Task& task : tasks) {
-        envs.emplace_back(*world, task, cluster.env);
+      for (sim::Task& task : sim::SampleTasks(cluster.task, cluster.agents, rng)) {
+        tasks.push_back(std::move(task));
         env_worlds.push_back(world.get());
         env_configs.push_back(&cluster.env);
         nodes.push_back({static_cast<std::int32_t>(nodes.size() + 1), "agent", cluster.name, "", ""});
@@ -76,18 +76,22 @@ struct Population {
 double RunRandom(const ExperimentConfig& config, Population& population, ThreadPool& pool,
                  ledger::RunRecorder& recorder, const ledger::Meter& meter) {
   const auto seed = static_cast<std::uint64_t>(config.experiment.seed);
-  sim::RandomPolicy policy(sim::RandomPolicy::Kind::kUniform, population.envs,
+  std::vector<sim::Env> envs;
+  for (std::size_t k = 0; k < population.tasks.size(); ++k) {
+    envs.emplace_back(*population.env_worlds[k], population.tasks[k], *population.env_configs[k]);
+  }
+  sim::RandomPolicy policy(sim::RandomPolicy::Kind::kUniform, envs,
                            sim::DeriveSeed(seed, kPolicyStream));
   const sim::PolicyFn act = policy.AsFunction();
-  std::vector<double> mean_returns(population.envs.size(), 0.0);
+  std::vector<double> mean_returns(envs.size(), 0.0);
   ThreadPool single(1);
-  pool.ParallelFor(population.envs.size(), [&](std::size_t k, int) {
+  pool.ParallelFor(envs.size(), [&](std::size_t k, int) {
     const ledger::MeterSample start = meter.Start();
-    const std::int64_t sim_before = population.envs[k].sim_steps();
+    const std::int64_t sim_before = envs[k].sim_steps();
     // env k alone: reset seeds and policy draws are per environment, so this equals one batched
     // rollout over every environment (tests/sim/rollout_test.cc)
     const sim::RolloutBatch batch = sim::RolloutEpisodes(
-        std::span<sim::Env>(&population.envs[k], 1),
+        std::span<sim::Env>(&envs[k], 1),
         [&act, k](std::size_t, std::span<const double> obs, std::span<double> action) {
           act(k, obs, action);
         },
@@ -98,8 +102,8 @@ double RunRandom(const ExperimentConfig& config, Population& population, ThreadP
     mean_returns[k] = total / static_cast<double>(batch.trajectories[0].size());
     const std::int32_t node = population.nodes[k].id;
     recorder.RecordCompute(node, 0, ledger::Phase::kRollout,
-                           population.envs[k].sim_steps() - sim_before, 0.0, measurement);
-    recorder.RecordEvaluation({0, node, population.envs[k].task().Describe(), "random", 0,
+                           envs[k].sim_steps() - sim_before, 0.0, measurement);
+    recorder.RecordEvaluation({0, node, population.tasks[k].Describe(), "random", 0,
                                mean_returns[k]});
   });
   double mean = 0.0;
@@ -119,10 +123,10 @@ double RunScratch(const ExperimentConfig& config, Population& population, Thread
                   ledger::RunRecorder& recorder, std::ostream& out) {
   const auto seed = static_cast<std::uint64_t>(config.experiment.seed);
   std::vector<agents::Agent> learners;
-  learners.reserve(population.envs.size());
-  for (std::size_t k = 0; k < population.envs.size(); ++k) {
+  learners.reserve(population.tasks.size());
+  for (std::size_t k = 0; k < population.tasks.size(); ++k) {
     learners.emplace_back(population.nodes[k].id, *population.env_worlds[k],
-                          population.envs[k].task(), *population.env_configs[k], config.agents,
+                          population.tasks[k], *population.env_configs[k], config.agents,
                           seed);
   }
   if (config.ledger.energy.meter == ledger::EnergySource::kRapl) {
@@ -212,9 +216,9 @@ double RunMeta(const ExperimentConfig& config, meta::MetaMethod method, Populati
   // every agent's task as a TaskEnv over its own simulator copy
   std::vector<std::unique_ptr<agents::SimRolloutEnv>> envs;
   std::vector<meta::TaskEnv> tasks;
-  for (std::size_t k = 0; k < population.envs.size(); ++k) {
+  for (std::size_t k = 0; k < population.tasks.size(); ++k) {
     envs.push_back(std::make_unique<agents::SimRolloutEnv>(
-        *population.env_worlds[k], population.envs[k].task(), *population.env_configs[k]));
+        *population.env_worlds[k], population.tasks[k], *population.env_configs[k]));
   }
   for (auto& env : envs) {
     agents::SimRolloutEnv* raw = env.get();
@@ -302,7 +306,7 @@ double RunMeta(const ExperimentConfig& config, meta::MetaMethod method, Populati
         const std::int32_t node = population.nodes[k].id;
         recorder.RecordCompute(node, round, ledger::Phase::kLearn, c.work.sim_steps,
                                static_cast<double>(c.work.policy_flops), measurement);
-        const std::string task = population.envs[k].task().Describe();
+        const std::string task = population.tasks[k].Describe();
         if (std::isfinite(c.pre_adaptation_return)) {
           recorder.RecordEvaluation({round, node, task, method_name, 0, c.pre_adaptation_return});
         }
@@ -386,7 +390,7 @@ RunSummary RunExperiment(const ExperimentConfig& config, std::ostream& out) {
   ThreadPool pool(config.sim.threads);
 
   out << "run: " << config.experiment.name << " (seed " << config.experiment.seed << ", "
-      << population.envs.size() << " agents in " << config.clusters.size() << " clusters, "
+      << population.tasks.size() << " agents in " << config.clusters.size() << " clusters, "
       << pool.num_threads() << " threads)\n"
       << "run folder: " << folder.path.string() << "\n";
 

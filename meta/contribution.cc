@@ -183,20 +183,33 @@ Contribution MamlContribution(const MetaConfig& config, const agents::GaussianMl
   return result;
 }
 
+// The shared part of reptile and fedavg: LocalSgd from phi on a fresh sampler, with the work
+// accounted; theta_K into `theta`. A failed run comes back as a failed contribution.
+static Contribution LocalTraining(const char* name, MetaMethod method, const MetaConfig& config,
+                           const agents::GaussianMlpPolicy& policy,
+                           const Eigen::Ref<const Eigen::VectorXd>& meta_params, TaskEnv& task,
+                           std::mt19937_64& rng, Eigen::VectorXd& theta) {
+  Contribution result;
+  result.method = method;
+  TaskSampler sampler(policy, config.advantage, task, config.inner_episodes, rng);
+  theta = meta_params;
+  const UpdateStatus status = LocalSgd(config, policy, sampler, rng, theta, result);
+  const std::uint64_t step_flops = result.work.policy_flops;
+  Finish(sampler, result);
+  result.work.policy_flops += step_flops;
+  if (status != UpdateStatus::kOk) return Fail(result, status, name + (": " + result.message));
+  return result;
+}
+
 Contribution ReptileContribution(const MetaConfig& config,
                                  const agents::GaussianMlpPolicy& policy,
                                  const Eigen::Ref<const Eigen::VectorXd>& meta_params,
                                  TaskEnv& task, std::mt19937_64& rng) {
   CheckMetaParams("ReptileContribution: meta_params size", config, policy, meta_params);
-  Contribution result;
-  result.method = MetaMethod::kReptile;
-  TaskSampler sampler(policy, config.advantage, task, config.inner_episodes, rng);
-  Eigen::VectorXd theta = meta_params;
-  const UpdateStatus status = LocalSgd(config, policy, sampler, rng, theta, result);
-  const std::uint64_t step_flops = result.work.policy_flops;
-  Finish(sampler, result);
-  result.work.policy_flops += step_flops;
-  if (status != UpdateStatus::kOk) return Fail(result, status, "reptile: " + result.message);
+  Eigen::VectorXd theta;
+  Contribution result = LocalTraining("reptile", MetaMethod::kReptile, config, policy,
+                                      meta_params, task, rng, theta);
+  if (!result.ok()) return result;
   // the Reptile direction theta_K - theta (Nichol et al. 2018, Algorithm 2)
   result.vector = theta - meta_params;
   return result;
@@ -239,15 +252,10 @@ Contribution FedAvgContribution(const MetaConfig& config,
                                 const Eigen::Ref<const Eigen::VectorXd>& meta_params,
                                 TaskEnv& task, std::mt19937_64& rng) {
   CheckMetaParams("FedAvgContribution: meta_params size", config, policy, meta_params);
-  Contribution result;
-  result.method = MetaMethod::kFedAvg;
-  TaskSampler sampler(policy, config.advantage, task, config.inner_episodes, rng);
-  Eigen::VectorXd theta = meta_params;
-  const UpdateStatus status = LocalSgd(config, policy, sampler, rng, theta, result);
-  const std::uint64_t step_flops = result.work.policy_flops;
-  Finish(sampler, result);
-  result.work.policy_flops += step_flops;
-  if (status != UpdateStatus::kOk) return Fail(result, status, "fedavg: " + result.message);
+  Eigen::VectorXd theta;
+  Contribution result = LocalTraining("fedavg", MetaMethod::kFedAvg, config, policy, meta_params,
+                                      task, rng, theta);
+  if (!result.ok()) return result;
   // the local model and its weight n_k (McMahan et al. 2017, FederatedAveraging)
   result.vector = std::move(theta);
   result.weight = static_cast<double>(result.work.episodes);
