@@ -1,0 +1,28 @@
+#pragma once
+// The methods in which nothing moves over a link: `random` (a seeded uniform random policy,
+// the floor) and `scratch` (every agent learns its own task from a random initialisation, the
+// no-transfer baseline of DESIGN.md "Methods").
+
+#include <ostream>
+
+#include "common/thread_pool.h"
+#include "experiments/experiment_config.h"
+#include "experiments/population.h"
+#include "ledger/meters.h"
+#include "ledger/recorder.h"
+
+namespace metajoule::experiments {
+
+/// Method "random": every agent rolls out a seeded uniform random policy for rollout.episodes
+/// episodes. Records one rollout compute event and one evaluation per agent. Returns the mean
+/// episode return over agents.
+double RunRandom(const ExperimentConfig& config, Population& population, ThreadPool& pool,
+                 ledger::RunRecorder& recorder, const ledger::Meter& meter);
+
+/// Method "scratch": training.rounds updates of the [agents] learner per agent. Round r records
+/// each agent's collection (rollout) and update (learn) as compute events and the batch's mean
+/// return as its evaluation. Returns the last round's mean return over agents.
+double RunScratch(const ExperimentConfig& config, Population& population, ThreadPool& pool,
+                  ledger::RunRecorder& recorder, std::ostream& out);
+
+}  // namespace metajoule::experiments
