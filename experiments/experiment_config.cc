@@ -61,6 +61,14 @@ std::vector<FieldError> Validate(const TrainingSection& config) {
   return errors;
 }
 
+std::vector<FieldError> Validate(const EvaluationSection& config) {
+  std::vector<FieldError> errors;
+  if (config.held_out_tasks < 0) {
+    errors.push_back({"held_out_tasks", "must be >= 0, got " + std::to_string(config.held_out_tasks)});
+  }
+  return errors;
+}
+
 ledger::EnergyModelConfig EnergyConfigOf(const ExperimentConfig& config) {
   ledger::EnergyModelConfig energy = config.ledger.energy;
   energy.links.uplink.efficiency_kbit_per_j = config.network.links.uplink.efficiency_kbit_per_j;

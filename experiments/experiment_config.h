@@ -2,6 +2,7 @@
 // The experiment file: what `metajoule run|check` reads (docs/config.md is its reference).
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,22 @@ struct TrainingSection {
 };
 std::vector<FieldError> Validate(const TrainingSection& config);
 
+/// [evaluation]: what `run` measures after training (docs/config.md, "Evaluation"). Every
+/// trained meta-model is deployed to held-out tasks of its cluster (new agents that join after
+/// training) and adapted there with meta.eval's steps; energy-to-target and the lifecycle
+/// break-even against scratch are measured against target_return.
+struct EvaluationSection {
+  int held_out_tasks{4};  ///< new tasks per cluster; 0 skips the deployment
+  /// Mean episode return that counts as learned; without it, no energy-to-target is reported.
+  std::optional<double> target_return{};
+  template <class V>
+  void Visit(V& v) {
+    v("held_out_tasks", held_out_tasks);
+    v("target_return", target_return);
+  }
+};
+std::vector<FieldError> Validate(const EvaluationSection& config);
+
 /// [meta]: the meta-learning settings (meta/meta_config.h, docs/meta.md) shared by every meta
 /// method of experiment.methods. The keys that `run` sets itself are not part of the table:
 /// `method` (from experiment.methods), `iterations` (training.rounds), `meta_batch` (every
@@ -102,6 +119,7 @@ struct ExperimentConfig {
   TrainingSection training{};
   agents::AgentsConfig agents{};
   MetaSection meta{};
+  EvaluationSection evaluation{};
   std::vector<sim::ClusterConfig> clusters{};
   LedgerSection ledger{};
   network::NetworkConfig network{};
@@ -113,6 +131,7 @@ struct ExperimentConfig {
     v("training", training);
     v("agents", agents);
     v("meta", meta);
+    v("evaluation", evaluation);
     v("clusters", clusters);
     v("ledger", ledger);
     v("network", network);

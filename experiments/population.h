@@ -26,6 +26,9 @@ inline constexpr std::uint64_t kReset = 1'000'001;
 inline constexpr std::uint64_t kMetaInit = 1'000'002;  ///< initial meta-parameters, per group
 inline constexpr std::uint64_t kLinks = 1'000'003;     ///< link losses, per round
 inline constexpr std::uint64_t kContribution = 1'000'004;
+inline constexpr std::uint64_t kHeldOutTasks = 2'000'000;  ///< held-out tasks of cluster c: + c
+inline constexpr std::uint64_t kHeldOutLinks = 3'000'000;  ///< deployment downlink, per task
+inline constexpr std::uint64_t kHeldOutAdapt = 3'000'001;  ///< deployment adaptation, per task
 }  // namespace seed_stream
 
 /// The agents of a run; agent k is ledger node k + 1 (node 0 is the server).
@@ -39,7 +42,13 @@ struct Population {
   /// Samples every cluster's tasks from the config's seed (refers to `config`'s clusters,
   /// which must outlive the population).
   explicit Population(const ExperimentConfig& config);
+  /// The held-out tasks: evaluation.held_out_tasks per cluster, each cluster from its own
+  /// stream seed_stream::kHeldOutTasks + c, so they never coincide with the training draws.
+  static Population HeldOut(const ExperimentConfig& config);
   std::size_t size() const { return tasks.size(); }
+
+ private:
+  Population(const ExperimentConfig& config, std::uint64_t stream, bool held_out);
 };
 
 }  // namespace metajoule::experiments

@@ -24,14 +24,105 @@
 namespace metajoule::experiments {
 namespace {
 
+// "%.4g" of a value, prefixed with ">" when it is only a lower bound, or "-" when unset
+std::string Bound(std::optional<double> value, bool lower_bound) {
+  if (!value) return "-";
+  std::string text = lower_bound ? ">" : "";
+  text += Format("%.4g", *value);
+  return text;
+}
+
+// The lifecycle figures of every method against scratch's (DESIGN.md "Energy model",
+// Metrics): E(N) = E_meta + N E_adapt against N E_scratch.
+void AddLifecycle(RunSummary& summary) {
+  const MethodSummary* scratch = summary.Find("scratch");
+  const auto n = static_cast<double>(summary.lifecycle_tasks);
+  for (MethodSummary& row : summary.methods) {
+    if (!row.energy_to_target_per_task_j) continue;
+    if (row.method == "scratch") {
+      row.lifecycle_j = n * *row.energy_to_target_per_task_j;
+      continue;
+    }
+    const ledger::LifecycleCosts costs{row.total_j(), *row.energy_to_target_per_task_j,
+                                       scratch != nullptr && scratch->energy_to_target_per_task_j
+                                           ? *scratch->energy_to_target_per_task_j
+                                           : 0.0};
+    row.lifecycle_j = ledger::MetaLifecycleJ(costs, n);
+    // a break-even needs both targets reached: lower bounds would make it meaningless
+    if (scratch != nullptr && scratch->target && scratch->target->reached && row.target &&
+        row.target->reached) {
+      row.break_even_tasks = ledger::BreakEvenTaskCount(costs);
+    }
+  }
+}
+
+void PrintTables(const RunSummary& summary, const ExperimentConfig& config, std::ostream& out) {
+  out << "\n"
+      << Format("%-12s %12s %12s %12s %12s %12s %12s %12s %9s\n", "method", "return", "compute J",
+                "UL J", "DL J", "SL J", "total J", "gCO2e", "wall s");
+  for (const MethodSummary& row : summary.methods) {
+    out << Format("%-12s %12.3f %12.4g %12.4g %12.4g %12.4g %12.4g %12.4g %9.2f\n",
+                  row.method.c_str(), row.mean_return, row.compute_j, row.uplink_j, row.downlink_j,
+                  row.sidelink_j, row.total_j(), row.gco2e, row.wall_seconds);
+  }
+  out << "(training: return = mean over agents in the last round; energy of the whole training)\n";
+
+  bool any_deployment = false;
+  for (const MethodSummary& row : summary.methods) {
+    any_deployment = any_deployment || row.deployment.has_value();
+  }
+  if (!any_deployment && !config.evaluation.target_return) return;
+  const int steps = config.meta.config.eval.adaptation_steps;
+  out << "\n" << Format("%-12s", "method");
+  for (int s = 0; s <= steps; ++s) out << Format(" %10s", Format("step %d", s).c_str());
+  out << Format(" %14s %14s %12s\n", "E-target/task", "E(N) J", "break-even N");
+  for (const MethodSummary& row : summary.methods) {
+    if (!row.deployment && !row.target) continue;
+    out << Format("%-12s", row.method.c_str());
+    for (int s = 0; s <= steps; ++s) {
+      if (row.deployment) {
+        out << Format(" %10.3f", row.deployment->mean_return[static_cast<std::size_t>(s)]);
+      } else {
+        out << Format(" %10s", s == 0 ? Format("%.3f", row.mean_return).c_str() : "");
+      }
+    }
+    const bool bound = row.target && !row.target->reached;
+    const std::string break_even = row.break_even_tasks ? std::to_string(*row.break_even_tasks)
+                                   : row.method == "scratch" ? ""
+                                                             : "-";
+    out << Format(" %14s %14s %12s\n", Bound(row.energy_to_target_per_task_j, bound).c_str(),
+                  Bound(row.lifecycle_j, bound).c_str(), break_even.c_str());
+  }
+  out << Format("(held-out: %d new tasks per cluster, mean return after each adaptation step; "
+                "scratch: its training run's last round. ",
+                config.evaluation.held_out_tasks);
+  if (config.evaluation.target_return) {
+    out << Format("Target return %.4g; N = %lld tasks; \">\": target not reached, a lower "
+                  "bound)\n",
+                  *config.evaluation.target_return,
+                  static_cast<long long>(summary.lifecycle_tasks));
+  } else {
+    out << "No evaluation.target_return: no energy-to-target)\n";
+  }
+}
+
 }  // namespace
+
+const MethodSummary* RunSummary::Find(const std::string& method) const {
+  for (const MethodSummary& row : methods) {
+    if (row.method == method) return &row;
+  }
+  return nullptr;
+}
 
 RunSummary RunExperiment(const ExperimentConfig& config, std::ostream& out) {
   const ledger::EnergyModel model(EnergyConfigOf(config));
   Population population(config);
+  const Population held_out = Population::HeldOut(config);
   for (const auto& node : population.nodes) model.ForNode(node.device, node.location);
 
   RunSummary summary;
+  summary.lifecycle_tasks = static_cast<std::int64_t>(population.size());
   const RunFolder folder = CreateRunFolder(config);
   summary.folder = folder.path;
   ledger::LedgerStore store(folder.ledger_file().string(), config.ledger.store);
@@ -60,13 +151,14 @@ RunSummary RunExperiment(const ExperimentConfig& config, std::ostream& out) {
     MethodSummary row;
     row.method = method;
     row.ledger_run = recorder.run();
+    std::optional<MetaRunResult> trained;
+    meta::MetaMethod meta_method{};
     try {
       if (method == "random") {
         row.mean_return = RunRandom(config, population, pool, recorder, meter);
       } else if (method == "scratch") {
         row.mean_return = RunScratch(config, population, pool, recorder, out);
       } else {
-        meta::MetaMethod meta_method{};
         bool found = false;
         for (const auto& [name, value] : meta::EnumNames(meta::MetaMethod{})) {
           if (name == method) {
@@ -75,8 +167,8 @@ RunSummary RunExperiment(const ExperimentConfig& config, std::ostream& out) {
           }
         }
         MJL_DEMAND(found);  // Validate(ExperimentSection) admits only MethodNames()
-        row.mean_return =
-            RunMeta(config, meta_method, population, pool, recorder, meter, out).last_return;
+        trained = RunMeta(config, meta_method, population, pool, recorder, meter, out);
+        row.mean_return = trained->last_return;
       }
     } catch (...) {
       recorder.Finish("failed");
@@ -86,24 +178,36 @@ RunSummary RunExperiment(const ExperimentConfig& config, std::ostream& out) {
     row.wall_seconds = ledger::MonotonicSeconds() - start;
     row.ledger_seconds = recorder.recording_seconds();
 
-    // every figure of the table comes back from the ledger
+    // every figure of the tables comes back from the ledger
     const ledger::EnergyBreakdown breakdown = ledger::QueryBreakdown(store, row.ledger_run);
     row.compute_j = breakdown.compute_j;
     row.uplink_j = breakdown.uplink_j;
     row.downlink_j = breakdown.downlink_j;
     row.sidelink_j = breakdown.sidelink_j;
     row.gco2e = breakdown.gco2e;
-    summary.methods.push_back(row);
+    if (trained && held_out.size() > 0) {
+      row.deployment = DeployToHeldOut(config, meta_method, population, *trained, held_out, pool,
+                                       store, model, meter_selection, meter);
+      row.target = row.deployment->target;
+      row.energy_to_target_per_task_j = row.deployment->adapt_j_per_task();
+      out << Format("  %s on %d held-out tasks: return %.3f at step 0, %.3f after %zu steps\n",
+                    method.c_str(), row.deployment->tasks, row.deployment->mean_return.front(),
+                    row.deployment->mean_return.back(), row.deployment->mean_return.size() - 1);
+    }
+    if (method == "scratch" && config.evaluation.target_return) {
+      const std::vector<ledger::TargetResult> targets = ledger::QueryEnergyToTarget(
+          store, row.ledger_run, *config.evaluation.target_return, 0);
+      if (!targets.empty()) {
+        row.target = targets.front();
+        row.energy_to_target_per_task_j =
+            row.target->energy_j / static_cast<double>(population.size());
+      }
+    }
+    summary.methods.push_back(std::move(row));
   }
+  AddLifecycle(summary);
 
-  out << "\n"
-      << Format("%-12s %12s %12s %12s %12s %12s %12s %12s %9s\n", "method", "return", "compute J",
-                "UL J", "DL J", "SL J", "total J", "gCO2e", "wall s");
-  for (const MethodSummary& row : summary.methods) {
-    out << Format("%-12s %12.3f %12.4g %12.4g %12.4g %12.4g %12.4g %12.4g %9.2f\n",
-                  row.method.c_str(), row.mean_return, row.compute_j, row.uplink_j, row.downlink_j,
-                  row.sidelink_j, row.total_j(), row.gco2e, row.wall_seconds);
-  }
+  PrintTables(summary, config, out);
   double wall = 0.0;
   double ledger_time = 0.0;
   for (const MethodSummary& row : summary.methods) {

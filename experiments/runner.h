@@ -6,10 +6,13 @@
 #include <cstdint>
 #include <filesystem>
 #include <iosfwd>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "experiments/deployment.h"
 #include "experiments/experiment_config.h"
+#include "ledger/queries.h"
 
 namespace metajoule::experiments {
 
@@ -26,11 +29,28 @@ struct MethodSummary {
   double wall_seconds{0.0};
   double ledger_seconds{0.0};  ///< time spent recording into the ledger, summed over threads
   double total_j() const { return compute_j + uplink_j + downlink_j + sidelink_j; }
+
+  /// Meta methods with evaluation.held_out_tasks > 0: the deployment to held-out tasks.
+  std::optional<DeploymentSummary> deployment{};
+  /// With evaluation.target_return: where the method reaches it (meta methods: the deployment
+  /// run, over adaptation steps; scratch: its training run, over rounds).
+  std::optional<ledger::TargetResult> target{};
+  /// Energy for one more task to reach the target (J): E_adapt for meta methods (downlink and
+  /// adaptation), E_scratch for scratch. A lower bound when target->reached is false.
+  std::optional<double> energy_to_target_per_task_j{};
+  /// Lifecycle energy of serving `lifecycle_tasks` tasks (J): E_meta + N E_adapt for meta
+  /// methods (E_meta = total_j()), N E_scratch for scratch.
+  std::optional<double> lifecycle_j{};
+  /// The smallest N from which this meta method's lifecycle costs no more than scratch's
+  /// (ledger::BreakEvenTaskCount); unset when it never pays off or scratch was not run.
+  std::optional<std::int64_t> break_even_tasks{};
 };
 
 struct RunSummary {
   std::filesystem::path folder;
+  std::int64_t lifecycle_tasks{0};  ///< N of the lifecycle figures: the run's agents
   std::vector<MethodSummary> methods;
+  const MethodSummary* Find(const std::string& method) const;
 };
 
 /// Runs `config` and writes its run folder; progress and the final table go to `out`.

@@ -10,12 +10,14 @@
 //
 // Supported field types: bool, int, std::int64_t, double, std::string, std::vector<double|int|
 // std::string>, std::array<double, N>, nested structs with Visit (tables), std::vector of such
-// structs (arrays of tables), and enums with an EnumNames(E) overload (strings in TOML).
+// structs (arrays of tables), enums with an EnumNames(E) overload (strings in TOML), and
+// std::optional of a value type (a key that may be left out; the resolved config omits it).
 
 #include <array>
 #include <cmath>
 #include <concepts>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -59,6 +61,13 @@ struct IsStdVector<std::vector<T>> : std::true_type {
 };
 
 template <class T>
+struct IsOptional : std::false_type {};
+template <class T>
+struct IsOptional<std::optional<T>> : std::true_type {
+  using value_type = T;
+};
+
+template <class T>
 struct IsStdArray : std::false_type {};
 template <class T, std::size_t N>
 struct IsStdArray<std::array<T, N>> : std::true_type {
@@ -90,7 +99,11 @@ void ReadTable(const toml::table& table, const std::string& prefix, T& out);
 template <class T>
 void ReadValue(const toml::node& node, const std::string& key, T& out) {
   using internal::TypeName;
-  if constexpr (std::is_same_v<T, bool>) {
+  if constexpr (internal::IsOptional<T>::value) {
+    typename internal::IsOptional<T>::value_type value{};
+    ReadValue(node, key, value);
+    out = std::move(value);
+  } else if constexpr (std::is_same_v<T, bool>) {
     if (!node.is_boolean()) ThrowAt(node.source(), key, "expected a boolean");
     out = *node.value<bool>();
   } else if constexpr (std::is_integral_v<T>) {
@@ -220,7 +233,11 @@ class TableWriter {
 
   template <class T>
   void operator()(std::string_view key, const T& field) {
-    table_.insert_or_assign(key, ToNode(field));
+    if constexpr (internal::IsOptional<T>::value) {
+      if (field) table_.insert_or_assign(key, ToNode(*field));
+    } else {
+      table_.insert_or_assign(key, ToNode(field));
+    }
   }
 
   template <class T>
@@ -272,7 +289,8 @@ class KeyLister {
       }
     }
     if constexpr (std::is_class_v<T> && !std::is_same_v<T, std::string> &&
-                  !internal::IsStdVector<T>::value && !internal::IsStdArray<T>::value) {
+                  !internal::IsStdVector<T>::value && !internal::IsStdArray<T>::value &&
+                  !internal::IsOptional<T>::value) {
       KeyLister inner(full, keys_);
       field.Visit(inner);
     } else {

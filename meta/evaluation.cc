@@ -93,6 +93,85 @@ std::string EvaluationTable::Format() const {
   return out;
 }
 
+namespace {
+
+// Checks meta_params' size and returns the adaptation rates: the learned ones of a Meta-SGD
+// model [theta; alpha], else eval.adapt_lr (inner_lr when 0) as a 1-vector.
+Eigen::VectorXd AdaptationRates(const char* caller, const MetaConfig& config,
+                                const agents::GaussianMlpPolicy& policy,
+                                const Eigen::Ref<const Eigen::VectorXd>& meta_params) {
+  const Eigen::Index p = policy.num_params();
+  if (meta_params.size() != p && meta_params.size() != 2 * p) {
+    throw std::invalid_argument(std::string(caller) + ": meta_params size: expected " +
+                                std::to_string(p) + " or " + std::to_string(2 * p) + ", got " +
+                                std::to_string(meta_params.size()));
+  }
+  const double lr = config.eval.adapt_lr > 0.0 ? config.eval.adapt_lr : config.inner_lr;
+  return meta_params.size() == 2 * p ? Eigen::VectorXd(meta_params.tail(p))
+                                     : Eigen::VectorXd::Constant(1, lr);
+}
+
+WorkCounts Difference(const WorkCounts& after, const WorkCounts& before) {
+  return {after.env_steps - before.env_steps, after.sim_steps - before.sim_steps,
+          after.episodes - before.episodes, after.policy_flops - before.policy_flops};
+}
+
+TaskAdaptation Adapt(const MetaConfig& config, const agents::GaussianMlpPolicy& policy,
+                     const Eigen::Ref<const Eigen::VectorXd>& meta_params,
+                     const Eigen::VectorXd& alpha, TaskEnv& task, std::mt19937_64& rng,
+                     const std::function<void(int, const TaskAdaptation&)>& after_step) {
+  const Eigen::Index p = policy.num_params();
+  const int steps = config.eval.adaptation_steps;
+  TaskSampler sampler(policy, config.advantage, task, config.eval.episodes, rng);
+  Eigen::VectorXd theta = meta_params.head(p);
+  Eigen::VectorXd grad(p);
+  Eigen::VectorXd next(p);
+  LossBatch batch;
+  std::string message;
+  double ignored_seconds = 0.0;
+  TaskAdaptation result;
+  result.returns.assign(static_cast<std::size_t>(steps) + 1,
+                        std::numeric_limits<double>::quiet_NaN());
+  result.step_work.assign(static_cast<std::size_t>(steps) + 1, WorkCounts{});
+  WorkCounts before = sampler.work();
+  for (int s = 0; s <= steps; ++s) {
+    const auto step = static_cast<std::size_t>(s);
+    double mean_return = std::numeric_limits<double>::quiet_NaN();
+    const agents::UpdateStatus status = sampler.Sample(theta, config.eval.episodes, rng, batch,
+                                                       mean_return, message, ignored_seconds);
+    result.returns[step] = mean_return;
+    if (s < steps) {
+      if (status != agents::UpdateStatus::kOk) {
+        ++result.failed_steps;
+      } else {
+        // theta_{s+1} = theta_s - alpha grad L_PG(theta_s; D_s); a non-finite step is rejected
+        InnerStep(policy, theta, alpha, batch, sampler.loss_workspace(), grad, next);
+        if (next.allFinite()) {
+          theta.swap(next);
+        } else {
+          ++result.failed_steps;
+        }
+      }
+    }
+    const WorkCounts after = sampler.work();
+    result.step_work[step] = Difference(after, before);
+    before = after;
+    if (after_step) after_step(s, result);
+  }
+  return result;
+}
+
+}  // namespace
+
+TaskAdaptation AdaptOnTask(
+    const MetaConfig& config, const agents::GaussianMlpPolicy& policy,
+    const Eigen::Ref<const Eigen::VectorXd>& meta_params, TaskEnv& task, std::mt19937_64& rng,
+    const std::function<void(int step, const TaskAdaptation& result)>& after_step) {
+  agents::ThrowIfInvalid("AdaptOnTask", Validate(config));
+  const Eigen::VectorXd alpha = AdaptationRates("AdaptOnTask", config, policy, meta_params);
+  return Adapt(config, policy, meta_params, alpha, task, rng, after_step);
+}
+
 AdaptationCurve EvaluateAdaptation(const std::string& name, const MetaConfig& config,
                                    const agents::GaussianMlpPolicy& policy,
                                    const Eigen::Ref<const Eigen::VectorXd>& meta_params,
@@ -100,50 +179,17 @@ AdaptationCurve EvaluateAdaptation(const std::string& name, const MetaConfig& co
                                    ThreadPool* pool) {
   agents::ThrowIfInvalid("EvaluateAdaptation", Validate(config));
   if (tasks.empty()) throw std::invalid_argument("EvaluateAdaptation: expected >= 1 task, got 0");
-  const Eigen::Index p = policy.num_params();
-  if (meta_params.size() != p && meta_params.size() != 2 * p) {
-    throw std::invalid_argument("EvaluateAdaptation: meta_params size: expected " +
-                                std::to_string(p) + " or " + std::to_string(2 * p) + ", got " +
-                                std::to_string(meta_params.size()));
-  }
-  const double lr = config.eval.adapt_lr > 0.0 ? config.eval.adapt_lr : config.inner_lr;
-  const Eigen::VectorXd alpha = meta_params.size() == 2 * p
-                                    ? Eigen::VectorXd(meta_params.tail(p))
-                                    : Eigen::VectorXd::Constant(1, lr);
+  const Eigen::VectorXd alpha = AdaptationRates("EvaluateAdaptation", config, policy, meta_params);
   const int steps = config.eval.adaptation_steps;
   std::vector<std::vector<double>> returns(tasks.size());
   std::vector<WorkCounts> work(tasks.size());
   std::vector<int> failed(tasks.size(), 0);
   ForEachTask(tasks.size(), pool, [&](std::size_t t) {
     std::mt19937_64 rng(StreamSeed(seed, t, kEvaluationStream));
-    TaskSampler sampler(policy, config.advantage, tasks[t], config.eval.episodes, rng);
-    Eigen::VectorXd theta = meta_params.head(p);
-    Eigen::VectorXd grad(p);
-    Eigen::VectorXd next(p);
-    LossBatch batch;
-    std::string message;
-    double ignored_seconds = 0.0;
-    returns[t].assign(static_cast<std::size_t>(steps) + 1,
-                      std::numeric_limits<double>::quiet_NaN());
-    for (int s = 0; s <= steps; ++s) {
-      double mean_return = std::numeric_limits<double>::quiet_NaN();
-      const agents::UpdateStatus status = sampler.Sample(theta, config.eval.episodes, rng, batch,
-                                                         mean_return, message, ignored_seconds);
-      returns[t][static_cast<std::size_t>(s)] = mean_return;
-      if (s == steps) break;
-      if (status != agents::UpdateStatus::kOk) {
-        ++failed[t];
-        continue;
-      }
-      // theta_{s+1} = theta_s - alpha grad L_PG(theta_s; D_s); a non-finite step is rejected
-      InnerStep(policy, theta, alpha, batch, sampler.loss_workspace(), grad, next);
-      if (next.allFinite()) {
-        theta.swap(next);
-      } else {
-        ++failed[t];
-      }
-    }
-    work[t] = sampler.work();
+    TaskAdaptation adaptation = Adapt(config, policy, meta_params, alpha, tasks[t], rng, {});
+    returns[t] = std::move(adaptation.returns);
+    for (const WorkCounts& step : adaptation.step_work) work[t] += step;
+    failed[t] = adaptation.failed_steps;
   });
   AdaptationCurve curve;
   curve.name = name;

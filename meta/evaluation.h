@@ -10,6 +10,8 @@
 // sees the same environment seeds.
 
 #include <cstdint>
+#include <functional>
+#include <random>
 #include <span>
 #include <string>
 #include <vector>
@@ -46,6 +48,24 @@ struct EvaluationTable {
   /// A Markdown table: one row per method, columns "0 steps" .. "S steps" (mean ± s.e.).
   std::string Format() const;
 };
+
+/// One task's adaptation: the return of each step's batch and the work each step cost.
+struct TaskAdaptation {
+  std::vector<double> returns;       ///< S + 1 entries, step 0..S (NaN where sampling failed)
+  std::vector<WorkCounts> step_work;  ///< S + 1 entries: sampling step s's batch and, for s < S,
+                                      ///< the VPG step that follows it
+  int failed_steps{0};
+};
+
+/// Adapts `meta_params` (P or 2 P entries, as below) on one task: S = eval.adaptation_steps
+/// VPG steps, the batch of step s sampled at theta_s from `rng`. EvaluateAdaptation's per-task
+/// loop, exposed for callers that account for each step (experiments' held-out deployment):
+/// `after_step(s, result)`, when given, runs once step s's work and return are in `result`.
+/// @throws std::invalid_argument as EvaluateAdaptation.
+TaskAdaptation AdaptOnTask(
+    const MetaConfig& config, const agents::GaussianMlpPolicy& policy,
+    const Eigen::Ref<const Eigen::VectorXd>& meta_params, TaskEnv& task, std::mt19937_64& rng,
+    const std::function<void(int step, const TaskAdaptation& result)>& after_step = {});
 
 /// Adapts `meta_params` on each task as in the file comment: P entries (theta; rate
 /// eval.adapt_lr, or inner_lr when that is 0) or 2 P (a Meta-SGD model [theta; alpha]; its

@@ -67,6 +67,10 @@ policy = { hidden_sizes = [8] }
 [meta]
 inner_episodes = 3
 outer_episodes = 3
+eval = { adaptation_steps = 2, episodes = 3 }
+
+[evaluation]
+held_out_tasks = 1
 
 [[clusters]]
 name = "a"
@@ -210,6 +214,68 @@ TEST_SUITE("experiments/runner") {
     for (std::size_t m = 0; m < one.methods.size(); ++m) {
       CHECK(one.methods[m].mean_return == two.methods[m].mean_return);
       CHECK(one.methods[m].compute_j == two.methods[m].compute_j);
+    }
+  }
+
+  TEST_CASE("meta models are deployed to held-out tasks in a ledger run of their own") {
+    test::TempDir dir;
+    std::ostringstream out;
+    // a target every method reaches at once, and one none reaches
+    for (const double target : {-1e9, 1e9}) {
+      const RunSummary summary = RunExperiment(
+          SmallMetaExperiment(dir.path(), 2,
+                              {"experiment.methods=[\"scratch\", \"maml\"]",
+                               "evaluation.target_return=" + std::to_string(target)}),
+          out);
+      const ledger::LedgerStore store((summary.folder / "ledger.sqlite").string(), {},
+                                      ledger::OpenMode::kReadOnly);
+      const MethodSummary* maml = summary.Find("maml");
+      const MethodSummary* scratch = summary.Find("scratch");
+      REQUIRE(maml != nullptr);
+      REQUIRE(scratch != nullptr);
+      CHECK_FALSE(scratch->deployment.has_value());
+      REQUIRE(maml->deployment.has_value());
+      const DeploymentSummary& deployment = *maml->deployment;
+      CHECK(deployment.ledger_run != maml->ledger_run);
+      CHECK(deployment.tasks == 2);  // one per cluster
+      REQUIRE(deployment.mean_return.size() == 3);
+      REQUIRE(deployment.energy_j.size() == 3);
+      // round s of the deployment run is adaptation step s: step 0 holds the two unicasts
+      const ledger::EnergyBreakdown energy = ledger::QueryBreakdown(store, deployment.ledger_run);
+      CHECK(energy.uplink_j == 0.0);
+      CHECK(energy.downlink_j > 0.0);
+      CHECK(deployment.energy_j[0] + deployment.energy_j[1] + deployment.energy_j[2] ==
+            doctest::Approx(energy.total_j()).epsilon(1e-12));
+      CHECK(SumEvents(store, deployment.ledger_run, "1", "link = 'downlink' AND round = 0") == 2);
+      for (const double r : deployment.mean_return) CHECK(std::isfinite(r));
+
+      REQUIRE(maml->target.has_value());
+      REQUIRE(scratch->target.has_value());
+      REQUIRE(maml->energy_to_target_per_task_j.has_value());
+      REQUIRE(maml->lifecycle_j.has_value());
+      const double n = static_cast<double>(summary.lifecycle_tasks);
+      CHECK(summary.lifecycle_tasks == 5);
+      if (target < 0) {
+        // reached at step 0 / round 1: E_adapt is step 0's energy per task, and the lifecycle
+        // and break-even follow DESIGN.md's E(N) = E_meta + N E_adapt against N E_scratch
+        CHECK(maml->target->reached);
+        CHECK(*maml->energy_to_target_per_task_j ==
+              doctest::Approx(deployment.energy_j[0] / 2.0).epsilon(1e-12));
+        CHECK(*maml->lifecycle_j ==
+              doctest::Approx(maml->total_j() + n * *maml->energy_to_target_per_task_j));
+        CHECK(*scratch->lifecycle_j == doctest::Approx(n * *scratch->energy_to_target_per_task_j));
+        const ledger::LifecycleCosts costs{maml->total_j(), *maml->energy_to_target_per_task_j,
+                                           *scratch->energy_to_target_per_task_j};
+        CHECK(maml->break_even_tasks == ledger::BreakEvenTaskCount(costs));
+        CHECK(out.str().find("break-even N") != std::string::npos);
+      } else {
+        // never reached: the whole deployment is a lower bound and no break-even is claimed
+        CHECK_FALSE(maml->target->reached);
+        CHECK(*maml->energy_to_target_per_task_j ==
+              doctest::Approx(energy.total_j() / 2.0).epsilon(1e-12));
+        CHECK_FALSE(maml->break_even_tasks.has_value());
+        CHECK(out.str().find(">") != std::string::npos);
+      }
     }
   }
 }
