@@ -62,7 +62,7 @@ double RunRandom(const ExperimentConfig& config, Population& population, ThreadP
 // no-transfer baseline of DESIGN.md). Round r records each agent's collection (rollout) and
 // update (learn) as compute events and the batch's mean return as its evaluation.
 double RunScratch(const ExperimentConfig& config, Population& population, ThreadPool& pool,
-                  ledger::RunRecorder& recorder, std::ostream& out) {
+                  ledger::RunRecorder& recorder, Progress& progress) {
   const auto seed = static_cast<std::uint64_t>(config.experiment.seed);
   std::vector<agents::Agent> learners;
   learners.reserve(population.tasks.size());
@@ -77,6 +77,7 @@ double RunScratch(const ExperimentConfig& config, Population& population, Thread
                              "cputime");
   }
   std::vector<agents::IterationReport> reports(learners.size());
+  progress.Begin("scratch", config.training.rounds);
   double mean = 0.0;
   for (int round = 1; round <= config.training.rounds; ++round) {
     pool.ParallelFor(learners.size(), [&](std::size_t k, int) {
@@ -98,12 +99,10 @@ double RunScratch(const ExperimentConfig& config, Population& population, Thread
       rejected += report.update.ok() ? 0 : 1;
     }
     mean /= static_cast<double>(reports.size());
-    out << Format("  scratch round %3d/%d: mean return %10.3f, env steps/agent %8lld%s\n", round,
-                  config.training.rounds, mean,
-                  static_cast<long long>(reports.front().total_env_steps),
-                  rejected > 0 ? Format(", %d updates rejected", rejected).c_str() : "");
-    out.flush();
+    progress.Round(round, mean, recorder.energy_so_far_j(),
+                   rejected > 0 ? Format("%d updates rejected", rejected) : std::string());
   }
+  progress.End();
   return mean;
 }
 

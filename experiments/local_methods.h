@@ -3,11 +3,10 @@
 // the floor) and `scratch` (every agent learns its own task from a random initialisation, the
 // no-transfer baseline of DESIGN.md "Methods").
 
-#include <ostream>
-
 #include "common/thread_pool.h"
 #include "experiments/experiment_config.h"
 #include "experiments/population.h"
+#include "experiments/progress.h"
 #include "ledger/meters.h"
 #include "ledger/recorder.h"
 
@@ -23,6 +22,6 @@ double RunRandom(const ExperimentConfig& config, Population& population, ThreadP
 /// each agent's collection (rollout) and update (learn) as compute events and the batch's mean
 /// return as its evaluation. Returns the last round's mean return over agents.
 double RunScratch(const ExperimentConfig& config, Population& population, ThreadPool& pool,
-                  ledger::RunRecorder& recorder, std::ostream& out);
+                  ledger::RunRecorder& recorder, Progress& progress);
 
 }  // namespace metajoule::experiments

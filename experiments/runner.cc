@@ -13,6 +13,7 @@
 #include "experiments/local_methods.h"
 #include "experiments/meta_run.h"
 #include "experiments/population.h"
+#include "experiments/progress.h"
 #include "experiments/run_folder.h"
 #include "ledger/energy_model.h"
 #include "ledger/ledger_store.h"
@@ -130,6 +131,7 @@ RunSummary RunExperiment(const ExperimentConfig& config, std::ostream& out) {
       ledger::SelectMeter(config.ledger.energy.meter, {}, ledger::StderrWarning);
   const ledger::Meter meter(meter_selection);
   ThreadPool pool(config.sim.threads);
+  Progress progress(out, LiveProgressWanted(out));
 
   out << "run: " << config.experiment.name << " (seed " << config.experiment.seed << ", "
       << population.tasks.size() << " agents in " << config.clusters.size() << " clusters, "
@@ -157,7 +159,7 @@ RunSummary RunExperiment(const ExperimentConfig& config, std::ostream& out) {
       if (method == "random") {
         row.mean_return = RunRandom(config, population, pool, recorder, meter);
       } else if (method == "scratch") {
-        row.mean_return = RunScratch(config, population, pool, recorder, out);
+        row.mean_return = RunScratch(config, population, pool, recorder, progress);
       } else {
         bool found = false;
         for (const auto& [name, value] : meta::EnumNames(meta::MetaMethod{})) {

@@ -60,6 +60,7 @@ Event RunRecorder::Record(Event event, std::optional<double> measured_package_j)
     model_.Price(it->second, meter_.used, event, measured_package_j);
   }
   store_.Append(run_, event);
+  energy_j_.fetch_add(event.energy_j, std::memory_order_relaxed);
   return event;
 }
 

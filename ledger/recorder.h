@@ -57,6 +57,10 @@ class RunRecorder {
     return static_cast<double>(recording_ns_.load(std::memory_order_relaxed)) * 1e-9;
   }
 
+  /// Energy of the events recorded so far (J), for progress displays. Summed in arrival order,
+  /// so its last bits may differ between runs: the ledger's own sums are the figures.
+  double energy_so_far_j() const { return energy_j_.load(std::memory_order_relaxed); }
+
  private:
   LedgerStore& store_;
   const EnergyModel& model_;
@@ -65,6 +69,7 @@ class RunRecorder {
   mutable std::shared_mutex mutex_;
   std::unordered_map<std::int32_t, NodePricing> nodes_;
   std::atomic<std::int64_t> recording_ns_{0};
+  std::atomic<double> energy_j_{0.0};
 };
 
 }  // namespace metajoule::ledger
