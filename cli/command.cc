@@ -15,6 +15,8 @@ std::span<const Command> Commands() {
        &ConfigureRun},
       {"check", "load and validate an experiment file, print the resolved config",
        &ConfigureCheck},
+      {"batch", "run a sweep's cells in parallel here or as a Slurm job array; merge their ledgers",
+       &ConfigureBatch},
       {"ledger", "inspect a run's ledger: list runs, export CSV, reprice energy and carbon",
        &ConfigureLedger},
       {"bench", "measure our hot paths against raw baselines in the same run", &ConfigureBench},

@@ -36,6 +36,7 @@ int RunCli(std::span<const std::string> args);
 std::function<int()> ConfigureVersion(CLI::App& app);
 std::function<int()> ConfigureCheck(CLI::App& app);
 std::function<int()> ConfigureRun(CLI::App& app);
+std::function<int()> ConfigureBatch(CLI::App& app);
 std::function<int()> ConfigureBench(CLI::App& app);
 std::function<int()> ConfigureLedger(CLI::App& app);
 

@@ -4,6 +4,7 @@
 #include <memory>
 #include <sstream>
 
+#include "experiments/extends.h"
 #include "experiments/toml_config.h"
 
 namespace metajoule::experiments {
@@ -197,6 +198,7 @@ ExperimentConfig ParseExperiment(std::string_view text, const std::string& sourc
   } catch (const toml::parse_error& error) {
     throw ConfigError(LocationOf(error.source()), "", std::string(error.description()));
   }
+  ResolveExtends(document, source_name);  // `extends = "base.toml"` (experiments/extends.h)
   return ReadDocument(document, overrides);
 }
 
@@ -209,6 +211,7 @@ ExperimentConfig LoadExperiment(const std::string& path, const std::vector<std::
     if (where.path.empty()) where.path = path;
     throw ConfigError(where, "", std::string(error.description()));
   }
+  ResolveExtends(document, path);  // `extends = "base.toml"` (experiments/extends.h)
   return ReadDocument(document, overrides);
 }
 
