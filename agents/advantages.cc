@@ -1,5 +1,9 @@
 #include "agents/advantages.h"
 
+#include <algorithm>
+#include <memory>
+#include <vector>
+
 #include "agents/math/checks.h"
 #include "agents/math/gae.h"
 
@@ -79,9 +83,25 @@ UpdateReport CheckUpdateInputs(const GaussianMlpPolicy& policy,
   return report;
 }
 
-void EnsureWorkspace(const GaussianMlpPolicy& policy, Eigen::Index batch,
-                     std::optional<PolicyWorkspace>& ws) {
-  if (!ws || ws->max_batch() < batch) ws.emplace(policy, static_cast<int>(batch));
+PolicyWorkspace& ThreadWorkspace(const GaussianMlpPolicy& policy, Eigen::Index batch) {
+  struct Entry {
+    std::vector<int> sizes;
+    std::unique_ptr<PolicyWorkspace> ws;
+  };
+  thread_local std::vector<Entry> cache;
+  std::vector<int> sizes;
+  for (int l = 0; l <= policy.mlp().num_layers(); ++l) sizes.push_back(policy.mlp().layer_size(l));
+  const auto fits = [&](const Entry& entry) { return entry.sizes == sizes; };
+  auto it = std::find_if(cache.begin(), cache.end(), fits);
+  if (it == cache.end()) {
+    cache.push_back({std::move(sizes), nullptr});
+    it = cache.end() - 1;
+  }
+  if (!it->ws || it->ws->max_batch() < batch) {
+    it->ws.reset();  // free the smaller one first
+    it->ws = std::make_unique<PolicyWorkspace>(policy, static_cast<int>(batch));
+  }
+  return *it->ws;
 }
 
 }  // namespace internal

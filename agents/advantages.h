@@ -50,9 +50,14 @@ UpdateReport CheckUpdateInputs(const GaussianMlpPolicy& policy,
                                const Eigen::Ref<const Eigen::VectorXd>& theta,
                                const TrajectoryBatch& batch);
 
-/// Grows `ws` to hold `batch` columns (allocates only when it is too small).
-void EnsureWorkspace(const GaussianMlpPolicy& policy, Eigen::Index batch,
-                     std::optional<PolicyWorkspace>& ws);
+/// The calling thread's scratch for policies of `policy`'s layer sizes, with at least `batch`
+/// columns: one per thread and layer-size list, grown to the largest batch seen and shared by
+/// every learner update on the thread (PolicyWorkspace is "one per thread"). Learners keep no
+/// batch-sized scratch of their own, so an agent holds none between its updates (it was ~5 MB
+/// per agent, docs/scale.md), and no update pays for fresh pages. Every buffer is written before
+/// it is read, so results do not depend on what ran on the thread before. The reference is
+/// valid until the next call on the same thread.
+PolicyWorkspace& ThreadWorkspace(const GaussianMlpPolicy& policy, Eigen::Index batch);
 
 }  // namespace internal
 }  // namespace metajoule::agents

@@ -2,7 +2,6 @@
 // Proximal policy optimisation with the clipped surrogate (Schulman et al. 2017, eq. 7):
 // several epochs of shuffled minibatch Adam steps per batch.
 
-#include <optional>
 #include <random>
 
 #include "agents/advantages.h"
@@ -34,7 +33,6 @@ class PpoLearner {
   PpoConfig config_;
   AdvantageEstimator estimator_;
   Adam adam_;
-  std::optional<PolicyWorkspace> ws_;
   Eigen::VectorXd grad_;
 };
 

@@ -22,8 +22,9 @@ UpdateReport TrpoLearner::Update(const TrajectoryBatch& batch, std::mt19937_64& 
   if (!report.ok()) return report;
   const Eigen::Index steps = batch.num_steps();
   const Eigen::Index n = policy_.num_params();
-  internal::EnsureWorkspace(policy_, steps, ws_);
-  PolicyWorkspace& ws = *ws_;
+  // the thread's scratch, not the learner's: kept per learner it held ~5 MB per agent between
+  // updates (1000 steps, 64-64 policy), most of an agent's memory (docs/scale.md)
+  PolicyWorkspace& ws = internal::ThreadWorkspace(policy_, steps);
   ws.ResetFlops();
   const Eigen::VectorXd theta_old = theta;
   Eigen::VectorXd old_log_probs(steps);

@@ -5,7 +5,6 @@
 // (step = x / sqrt(x^T F x / (2 max_kl))), then a backtracking line search that accepts the
 // first step that lowers the surrogate loss and keeps the mean KL below max_kl.
 
-#include <optional>
 #include <random>
 
 #include "agents/advantages.h"
@@ -34,7 +33,6 @@ class TrpoLearner {
   GaussianMlpPolicy policy_;
   TrpoConfig config_;
   AdvantageEstimator estimator_;
-  std::optional<PolicyWorkspace> ws_;
 };
 
 }  // namespace metajoule::agents

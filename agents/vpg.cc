@@ -22,8 +22,9 @@ UpdateReport VpgLearner::Update(const TrajectoryBatch& batch, std::mt19937_64& r
   Eigen::VectorXd advantages;
   report.status = estimator_.Compute(batch, rng, advantages, &report.message, &report.flops);
   if (!report.ok()) return report;
-  internal::EnsureWorkspace(policy_, batch.num_steps(), ws_);
-  PolicyWorkspace& ws = *ws_;
+  // the thread's scratch, not the learner's: kept per learner it held ~5 MB per agent between
+  // updates (1000 steps, 64-64 policy), most of an agent's memory (docs/scale.md)
+  PolicyWorkspace& ws = internal::ThreadWorkspace(policy_, batch.num_steps());
   ws.ResetFlops();
   // gradient of L_PG = -(1/N) sum_t A_t log pi(a_t | s_t) at theta
   report.loss_before = PolicyGradientLossGradient(policy_, theta, batch.obs, batch.actions,

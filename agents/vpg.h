@@ -32,7 +32,6 @@ class VpgLearner {
   VpgConfig config_;
   AdvantageEstimator estimator_;
   std::optional<Adam> adam_;
-  std::optional<PolicyWorkspace> ws_;
   Eigen::VectorXd grad_;
 };
 

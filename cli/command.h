@@ -36,8 +36,13 @@ int RunCli(std::span<const std::string> args);
 std::function<int()> ConfigureVersion(CLI::App& app);
 std::function<int()> ConfigureCheck(CLI::App& app);
 std::function<int()> ConfigureRun(CLI::App& app);
+std::function<int()> ConfigureServe(CLI::App& app);
+std::function<int()> ConfigureAgent(CLI::App& app);
+std::function<int()> ConfigureKeys(CLI::App& app);
 std::function<int()> ConfigureBatch(CLI::App& app);
 std::function<int()> ConfigureBench(CLI::App& app);
 std::function<int()> ConfigureLedger(CLI::App& app);
+std::function<int()> ConfigureReport(CLI::App& app);
+std::function<int()> ConfigureReplay(CLI::App& app);
 
 }  // namespace metajoule::cli

@@ -9,6 +9,7 @@
 
 #include "agents/sim_env.h"
 #include "common/build_info.h"
+#include "experiments/meta_agent.h"
 #include "experiments/transfer_accounting.h"
 #include "ledger/recorder.h"
 #include "meta/evaluation.h"
@@ -56,15 +57,25 @@ DeploymentSummary DeployToHeldOut(const ExperimentConfig& config, meta::MetaMeth
   const std::size_t count = held_out.size();
   std::vector<std::size_t> group(count);
   std::vector<bool> reached(count, false);
+  // θ as the newcomers decode it (quantised as the downlink encodes it), per meta-model
+  const network::TensorEncoding encoding = config.network.links.downlink.tensor_encoding;
+  std::vector<std::uint64_t> push_bytes;
+  std::vector<Eigen::VectorXd> received;
+  for (const Eigen::VectorXd& phi : trained.meta_params) {
+    // the model after the last training round
+    const network::Message push = MakeMetaPush(method, config.training.rounds, phi);
+    push_bytes.push_back(network::EncodedSize(push, encoding));
+    std::string error;
+    const std::optional<MetaPush> parsed = ParseMetaPush(RoundTrip(push, encoding), error);
+    MJL_DEMAND(parsed.has_value());  // our own message
+    received.push_back(parsed->phi);
+  }
   for (std::size_t k = 0; k < count; ++k) {
     group[k] = group_of_cluster.at(held_out.nodes[k].cluster);
-    const std::uint64_t push_bytes =
-        WireBytes(network::MessageKind::kModelPush, network::Content::kModel,
-                  trained.meta_params[group[k]].size(), 0,
-                  config.network.links.downlink.tensor_encoding);
     std::mt19937_64 link_rng(sim::DeriveSeed(sim::DeriveSeed(seed, seed_stream::kHeldOutLinks), k));
     const network::TransferRecord transfer = downlink.Transfer(
-        {0, 0, static_cast<network::NodeId>(held_out.nodes[k].id), push_bytes, 0.0}, link_rng);
+        {0, 0, static_cast<network::NodeId>(held_out.nodes[k].id), push_bytes[group[k]], 0.0},
+        link_rng);
     RecordTransfer(recorder, kServer, 0, transfer);
     reached[k] = transfer.delivered;
   }
@@ -79,7 +90,7 @@ DeploymentSummary DeployToHeldOut(const ExperimentConfig& config, meta::MetaMeth
     const std::int32_t node = held_out.nodes[k].id;
     const std::string description = held_out.tasks[k].Describe();
     ledger::MeterSample start = meter.Start();
-    meta::AdaptOnTask(meta_config, *trained.policies[group[k]], trained.meta_params[group[k]],
+    meta::AdaptOnTask(meta_config, *trained.policies[group[k]], received[group[k]],
                       task, rng, [&](int s, const meta::TaskAdaptation& result) {
                         const ledger::Measurement measurement = meter.Stop(start);
                         const meta::WorkCounts& work = result.step_work[static_cast<std::size_t>(s)];

@@ -1,14 +1,23 @@
 #include "experiments/meta_run.h"
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <limits>
 #include <map>
+#include <optional>
 #include <random>
 #include <stdexcept>
 #include <string>
 
 #include "agents/sim_env.h"
 #include "experiments/format.h"
+#include "experiments/meta_agent.h"
+#include "experiments/transfer_accounting.h"
+#include "ledger/energy_model.h"
+#include "ledger/ledger_store.h"
 #include "meta/contribution.h"
 #include "meta/meta_learner.h"
 #include "network/link.h"
@@ -18,37 +27,16 @@
 namespace metajoule::experiments {
 namespace {
 
-// Bytes of `kind` carrying one tensor of `size` values, as the wire format encodes it on `link`
-// (header, scalars and quantisation included: docs/wire-format.md).
-std::uint64_t WireBytes(network::MessageKind kind, network::Content content, Eigen::Index size,
-                        int scalars, network::TensorEncoding encoding) {
-  network::Message message;
-  message.kind = kind;
-  message.content = content;
-  message.tensors.push_back({"v", std::vector<float>(static_cast<std::size_t>(size), 0.0f)});
-  for (int i = 0; i < scalars; ++i) {
-    std::string name = "s";  // appended, not concatenated: GCC 12 -Wrestrict false positive
-    name += std::to_string(i);
-    message.scalars.push_back({std::move(name), 0.0});
-  }
-  return network::EncodedSize(message, encoding);
+// Observation and action sizes of agent k's task (from a throwaway environment).
+std::pair<int, int> TaskDims(const Population& population, std::size_t k) {
+  const agents::SimRolloutEnv env(*population.env_worlds[k], population.tasks[k],
+                                  *population.env_configs[k]);
+  return {env.obs_dim(), env.act_dim()};
 }
 
-ledger::LinkKind LedgerLink(network::LinkKind kind) {
-  switch (kind) {
-    case network::LinkKind::kUplink: return ledger::LinkKind::kUplink;
-    case network::LinkKind::kDownlink: return ledger::LinkKind::kDownlink;
-    case network::LinkKind::kSidelink: return ledger::LinkKind::kSidelink;
-  }
-  return ledger::LinkKind::kNone;
-}
-
-void RecordTransfer(ledger::RunRecorder& recorder, std::int32_t transmitter, int round,
-                    const network::TransferRecord& transfer) {
-  recorder.RecordTransfer(transmitter, round, ledger::Phase::kTransfer, LedgerLink(transfer.link),
-                          static_cast<std::int64_t>(transfer.bits_on_air),
-                          static_cast<std::int64_t>(transfer.payload_bits),
-                          static_cast<std::int32_t>(transfer.attempts));
+// An expected report that never came: an uplink event of 0 bits and 0 attempts (phase other).
+void RecordMissing(ledger::RunRecorder& recorder, std::int32_t node, int round) {
+  recorder.RecordTransfer(node, round, ledger::Phase::kOther, ledger::LinkKind::kUplink, 0, 0, 0);
 }
 
 }  // namespace
@@ -56,24 +44,21 @@ void RecordTransfer(ledger::RunRecorder& recorder, std::int32_t transmitter, int
 MetaRunResult RunMeta(const ExperimentConfig& config, meta::MetaMethod method,
                       Population& population, ThreadPool& pool, ledger::RunRecorder& recorder,
                       const ledger::Meter& meter, std::ostream& out) {
+  const std::unique_ptr<MetaExchange> exchange =
+      MakeInProcessExchange(config, population, pool, meter);
+  return RunMeta(config, method, population, *exchange, recorder, meter, out);
+}
+
+MetaRunResult RunMeta(const ExperimentConfig& config, meta::MetaMethod method,
+                      const Population& population, MetaExchange& exchange,
+                      ledger::RunRecorder& recorder, const ledger::Meter& meter,
+                      std::ostream& out) {
   const auto seed = static_cast<std::uint64_t>(config.experiment.seed);
   meta::MetaConfig meta_config = config.meta.config;
   meta_config.method = method;
   meta_config.iterations = config.training.rounds;
   meta_config.threads = 1;
   const std::string method_name(meta::MetaMethodName(method));
-
-  // every agent's task as a TaskEnv over its own simulator copy
-  std::vector<std::unique_ptr<agents::SimRolloutEnv>> envs;
-  std::vector<meta::TaskEnv> tasks;
-  for (std::size_t k = 0; k < population.tasks.size(); ++k) {
-    envs.push_back(std::make_unique<agents::SimRolloutEnv>(
-        *population.env_worlds[k], population.tasks[k], *population.env_configs[k]));
-  }
-  for (auto& env : envs) {
-    agents::SimRolloutEnv* raw = env.get();
-    tasks.push_back({raw, raw->horizon(), [raw] { return raw->sim_steps(); }});
-  }
 
   // one meta-model per cluster, or one for every agent
   std::vector<std::vector<std::size_t>> groups;
@@ -88,11 +73,11 @@ MetaRunResult RunMeta(const ExperimentConfig& config, meta::MetaMethod method,
   std::vector<std::unique_ptr<agents::GaussianMlpPolicy>> policies;
   std::vector<std::unique_ptr<meta::MetaLearner>> learners;
   for (std::size_t g = 0; g < groups.size(); ++g) {
-    const agents::RolloutEnv& first = *tasks[groups[g].front()].env;
+    const auto [obs_dim, act_dim] = TaskDims(population, groups[g].front());
     policies.push_back(std::make_unique<agents::GaussianMlpPolicy>(
-        first.obs_dim(), first.act_dim(), policy_config.hidden_sizes, policy_config.activation));
+        obs_dim, act_dim, policy_config.hidden_sizes, policy_config.activation));
     for (const std::size_t k : groups[g]) {
-      if (tasks[k].env->obs_dim() != first.obs_dim() || tasks[k].env->act_dim() != first.act_dim()) {
+      if (TaskDims(population, k) != std::pair{obs_dim, act_dim}) {
         throw ConfigError({}, "meta.per_cluster",
                           "one meta-model needs one observation and action size; the clusters "
                           "mix task families (set meta.per_cluster = true)");
@@ -104,33 +89,41 @@ MetaRunResult RunMeta(const ExperimentConfig& config, meta::MetaMethod method,
         meta::InitialMetaParams(meta_config, *policies[g], policy_config.init_log_std, init_rng)));
   }
 
+  const network::TensorEncoding ul_encoding = config.network.links.uplink.tensor_encoding;
+  const network::TensorEncoding dl_encoding = config.network.links.downlink.tensor_encoding;
   network::EmulatedLink downlink(network::LinkKind::kDownlink, config.network.links.downlink);
   network::EmulatedLink uplink(network::LinkKind::kUplink, config.network.links.uplink);
   constexpr std::int32_t kServer = 0;
   std::vector<int> consecutive_rejections(groups.size(), 0);
   double last_post = 0.0;
+  int missing_total = 0;
   for (int round = 1; round <= config.training.rounds; ++round) {
-    std::mt19937_64 link_rng(sim::DeriveSeed(sim::DeriveSeed(seed, seed_stream::kLinks), static_cast<std::uint64_t>(round)));
+    std::mt19937_64 link_rng(sim::DeriveSeed(sim::DeriveSeed(seed, seed_stream::kLinks),
+                                             static_cast<std::uint64_t>(round)));
     double post_sum = 0.0;
     int post_count = 0;
     int lost = 0;
+    int missing = 0;
+
+    // downlink: each group's phi to its agents; a push the link loses is not sent
+    std::vector<network::Message> pushes(groups.size());
+    std::vector<std::vector<bool>> received(groups.size());
+    std::vector<GroupPush> sent(groups.size());
     for (std::size_t g = 0; g < groups.size(); ++g) {
       const std::vector<std::size_t>& members = groups[g];
-      const Eigen::VectorXd phi = learners[g]->meta_params();
-
-      // downlink: phi to every agent of the group
-      const std::uint64_t push_bytes =
-          WireBytes(network::MessageKind::kModelPush, network::Content::kModel, phi.size(), 0,
-                    config.network.links.downlink.tensor_encoding);
-      std::vector<bool> received(members.size(), true);
+      pushes[g] = MakeMetaPush(method, round, learners[g]->meta_params());
+      const std::uint64_t push_bytes = network::EncodedSize(pushes[g], dl_encoding);
+      received[g].assign(members.size(), true);
       if (config.network.links.downlink.broadcast) {
         std::vector<network::NodeId> receivers;
-        for (const std::size_t k : members) receivers.push_back(static_cast<network::NodeId>(population.nodes[k].id));
+        for (const std::size_t k : members) {
+          receivers.push_back(static_cast<network::NodeId>(population.nodes[k].id));
+        }
         const network::BroadcastResult result = downlink.Broadcast(
             {static_cast<std::uint32_t>(round), 0, network::kAnyNode, push_bytes, 0.0}, receivers,
             link_rng);
         RecordTransfer(recorder, kServer, round, result.record);
-        for (std::size_t i = 0; i < members.size(); ++i) received[i] = result.delivered[i];
+        for (std::size_t i = 0; i < members.size(); ++i) received[g][i] = result.delivered[i];
       } else {
         for (std::size_t i = 0; i < members.size(); ++i) {
           const network::TransferRecord transfer = downlink.Transfer(
@@ -138,24 +131,51 @@ MetaRunResult RunMeta(const ExperimentConfig& config, meta::MetaMethod method,
                static_cast<network::NodeId>(population.nodes[members[i]].id), push_bytes, 0.0},
               link_rng);
           RecordTransfer(recorder, kServer, round, transfer);
-          received[i] = transfer.delivered;
+          received[g][i] = transfer.delivered;
         }
       }
+      sent[g].push = &pushes[g];
+      for (std::size_t i = 0; i < members.size(); ++i) {
+        if (received[g][i]) sent[g].agents.push_back(members[i]);
+      }
+    }
 
-      // agents: contributions on their own tasks, in parallel; each its own seeded stream
-      std::vector<meta::Contribution> contributions(members.size());
-      pool.ParallelFor(members.size(), [&](std::size_t i, int) {
-        if (!received[i]) return;
+    // the agents compute their contributions on their own tasks and report back; the reports
+    // come back in the agents' order whatever order they arrived in
+    const std::vector<std::optional<network::Message>> reports = exchange.Exchange(sent);
+
+    for (std::size_t g = 0; g < groups.size(); ++g) {
+      const std::vector<std::size_t>& members = groups[g];
+      // each report's work and returns into the ledger, then its uplink, in member order
+      std::vector<meta::Contribution> arrived;
+      for (std::size_t i = 0; i < members.size(); ++i) {
         const std::size_t k = members[i];
-        std::mt19937_64 rng(sim::DeriveSeed(
-            sim::DeriveSeed(sim::DeriveSeed(seed, seed_stream::kContribution), static_cast<std::uint64_t>(round)), k));
-        const ledger::MeterSample start = meter.Start();
-        contributions[i] = meta::ComputeContribution(meta_config, *policies[g], phi, tasks[k], rng);
-        const ledger::Measurement measurement = meter.Stop(start);
-        const meta::Contribution& c = contributions[i];
         const std::int32_t node = population.nodes[k].id;
+        if (!received[g][i]) {
+          ++lost;
+          continue;
+        }
+        std::string error;
+        std::optional<MetaReport> report;
+        if (reports[k]) report = ParseMetaReport(*reports[k], error);
+        if (!report) {
+          if (reports[k]) {
+            out << "  " << method_name << " round " << round << ": node " << node
+                << " sent a malformed report (" << error << ")\n";
+          }
+          RecordMissing(recorder, node, round);
+          ++missing;
+          continue;
+        }
+        const meta::Contribution& c = report->contribution;
+        if (recorder.meter().used == ledger::EnergySource::kRapl &&
+            !report->measurement.package_j) {
+          throw std::runtime_error("node " + std::to_string(node) +
+                                   " reported no RAPL energy, but this ledger measures compute "
+                                   "with the rapl meter");
+        }
         recorder.RecordCompute(node, round, ledger::Phase::kLearn, c.work.sim_steps,
-                               static_cast<double>(c.work.policy_flops), measurement);
+                               static_cast<double>(c.work.policy_flops), report->measurement);
         const std::string task = population.tasks[k].Describe();
         if (std::isfinite(c.pre_adaptation_return)) {
           recorder.RecordEvaluation({round, node, task, method_name, 0, c.pre_adaptation_return});
@@ -163,41 +183,31 @@ MetaRunResult RunMeta(const ExperimentConfig& config, meta::MetaMethod method,
         if (std::isfinite(c.post_adaptation_return)) {
           recorder.RecordEvaluation({round, node, task, method_name, 1, c.post_adaptation_return});
         }
-      });
-
-      // uplink: each report to the server; what is lost is not aggregated
-      std::vector<meta::Contribution> arrived;
-      for (std::size_t i = 0; i < members.size(); ++i) {
-        if (!received[i]) {
+        // uplink: what the link loses is not aggregated
+        const std::uint64_t report_bytes = network::EncodedSize(*reports[k], ul_encoding);
+        const network::TransferRecord transfer = uplink.Transfer(
+            {static_cast<std::uint32_t>(round), static_cast<network::NodeId>(node), 0,
+             report_bytes, 0.0},
+            link_rng);
+        RecordTransfer(recorder, node, round, transfer);
+        if (!transfer.delivered) {
           ++lost;
           continue;
         }
-        const meta::Contribution& c = contributions[i];
-        const std::uint64_t report_bytes =
-            WireBytes(network::MessageKind::kUpdateReport, network::Content::kGradient,
-                      c.vector.size(), 4, config.network.links.uplink.tensor_encoding);
-        const std::int32_t node = population.nodes[members[i]].id;
-        const network::TransferRecord transfer = uplink.Transfer(
-            {static_cast<std::uint32_t>(round), static_cast<network::NodeId>(node), 0, report_bytes, 0.0},
-            link_rng);
-        RecordTransfer(recorder, node, round, transfer);
-        if (transfer.delivered) {
-          arrived.push_back(c);
-          // the return the method reports: after adaptation where it adapts (maml, fomaml),
-          // else at the meta-model itself
-          const double reported = std::isfinite(c.post_adaptation_return)
-                                      ? c.post_adaptation_return
-                                      : c.pre_adaptation_return;
-          if (std::isfinite(reported)) {
-            post_sum += reported;
-            ++post_count;
-          }
-        } else {
-          ++lost;
+        arrived.push_back(c);
+        arrived.back().method = method;
+        // the return the method reports: after adaptation where it adapts (maml, fomaml),
+        // else at the meta-model itself
+        const double reported = std::isfinite(c.post_adaptation_return)
+                                    ? c.post_adaptation_return
+                                    : c.pre_adaptation_return;
+        if (std::isfinite(reported)) {
+          post_sum += reported;
+          ++post_count;
         }
       }
 
-      // server: aggregate and update phi
+      // server: aggregate the decoded contributions and update phi
       const ledger::MeterSample start = meter.Start();
       const meta::AggregateReport report = learners[g]->Update(arrived);
       recorder.RecordCompute(kServer, round, ledger::Phase::kAggregate, 0,
@@ -214,18 +224,76 @@ MetaRunResult RunMeta(const ExperimentConfig& config, meta::MetaMethod method,
         }
       }
     }
+    missing_total += missing;
     last_post = post_count > 0 ? post_sum / post_count : std::numeric_limits<double>::quiet_NaN();
-    out << Format("  %s round %3d/%d: mean return %10.3f%s\n", method_name.c_str(),
-                  round, config.training.rounds, last_post,
-                  lost > 0 ? Format(", %d messages lost", lost).c_str() : "");
+    std::string notes;
+    if (lost > 0) notes += Format(", %d messages lost", lost);
+    if (missing > 0) notes += Format(", %d reports missing", missing);
+    out << Format("  %s round %3d/%d: mean return %10.3f%s\n", method_name.c_str(), round,
+                  config.training.rounds, last_post, notes.c_str());
     out.flush();
   }
+
   MetaRunResult result;
   result.last_return = last_post;
+  result.missing_reports = missing_total;
+  result.exchange = exchange.stats();
+  result.transport = exchange.name();
+  const ExchangeStats& stats = result.exchange;
+  if (stats.compute_known && stats.exchange_seconds > 0.0) {
+    const double overhead = std::max(0.0, stats.exchange_seconds - stats.compute_seconds);
+    out << Format("  %s transport %s: %.1f ms of %.2f s of exchanges outside the agents' "
+                  "compute (%.2f %%)\n",
+                  method_name.c_str(), result.transport.c_str(), overhead * 1e3,
+                  stats.exchange_seconds, 100.0 * overhead / stats.exchange_seconds);
+  }
   result.groups = std::move(groups);
   result.policies = std::move(policies);
   for (const auto& learner : learners) result.meta_params.push_back(learner->meta_params());
   return result;
+}
+
+TransportMeasurement MeasureTransport(const ExperimentConfig& config, std::ostream& out) {
+  std::optional<meta::MetaMethod> method;
+  for (const std::string& name : config.experiment.methods) {
+    for (const auto& [method_name, value] : meta::EnumNames(meta::MetaMethod{})) {
+      if (!method && method_name == name && value != meta::MetaMethod::kScratch) method = value;
+    }
+  }
+  if (!method) {
+    throw ConfigError({}, "experiment.methods", "no meta method to measure the transport with");
+  }
+  const ledger::EnergyModel model(EnergyConfigOf(config));
+  Population population(config);
+  ThreadPool pool(config.sim.threads);
+  const std::filesystem::path path =
+      std::filesystem::temp_directory_path() /
+      ("metajoule-transport-" + std::to_string(static_cast<long>(getpid())) + ".sqlite");
+  std::filesystem::remove(path);
+  TransportMeasurement measurement;
+  {
+    ledger::LedgerStore store(path.string(), config.ledger.store);
+    const ledger::MeterSelection selection =
+        ledger::SelectMeter(config.ledger.energy.meter, {}, ledger::StderrWarning);
+    const ledger::Meter meter(selection);
+    ledger::RunInfo info;
+    info.name = config.experiment.name;
+    info.method = std::string(meta::MetaMethodName(*method));
+    info.seed = config.experiment.seed;
+    ledger::RunRecorder recorder(store, model, info, selection);
+    recorder.AddNode({0, "server", "", "edge_server", ""});
+    for (const auto& node : population.nodes) recorder.AddNode(node);
+    const MetaRunResult result = RunMeta(config, *method, population, pool, recorder, meter, out);
+    recorder.Finish();
+    measurement.method = info.method;
+    measurement.transport = result.transport;
+    measurement.rounds = config.training.rounds;
+    measurement.exchange = result.exchange;
+  }
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    std::filesystem::remove(path.string() + suffix);
+  }
+  return measurement;
 }
 
 }  // namespace metajoule::experiments

@@ -2,11 +2,15 @@
 // The meta methods (maml, fomaml, reptile, pretrained, fedavg) on the star topology
 // (DESIGN.md "The run, as data flows"): per round and meta-model, the server pushes phi over the
 // downlink, every agent of the group computes its contribution on its own task and reports it
-// over the uplink, the server aggregates what arrived and updates phi.
+// over the uplink, the server aggregates what arrived and updates phi. The pushes and reports
+// are real messages (experiments/meta_agent.h) moved by a MetaExchange; what the wireless links
+// would have cost and lost is drawn on the server's virtual clock (docs/links.md).
 
+#include <algorithm>
 #include <cstddef>
 #include <memory>
 #include <ostream>
+#include <string>
 #include <vector>
 
 #include <Eigen/Core>
@@ -14,6 +18,7 @@
 #include "agents/math/gaussian_policy.h"
 #include "common/thread_pool.h"
 #include "experiments/experiment_config.h"
+#include "experiments/meta_exchange.h"
 #include "experiments/population.h"
 #include "ledger/meters.h"
 #include "ledger/recorder.h"
@@ -24,6 +29,11 @@ namespace metajoule::experiments {
 /// What a meta method's training leaves: one meta-model per group of agents (one per cluster
 /// with meta.per_cluster, else one for all).
 struct MetaRunResult {
+  /// Reports expected but not received (an agent that died, stalled past the round timeout, or
+  /// was not a member), each recorded in the ledger (docs/protocol.md, "Runs").
+  int missing_reports{0};
+  ExchangeStats exchange{};  ///< where the exchange time went (transport overhead)
+  std::string transport;     ///< the exchange's name ("emulated", "inproc", "tcp", an endpoint)
   /// Mean return of the last round's reports: after adaptation for maml and fomaml, at the
   /// meta-model for the others.
   double last_return{0.0};
@@ -35,9 +45,42 @@ struct MetaRunResult {
 /// Trains `method` for training.rounds rounds. Each agent's work is one compute event, each
 /// transfer one comm event, the server's update one compute event. A message the link loses
 /// after max_attempts is not delivered: the agent skips the round, or its report is dropped.
+/// Every model push and report is encoded with its link's tensor encoding and decoded at the
+/// receiver, which learns from the decoded values; the messages travel as
+/// config.network.transport says (MakeInProcessExchange), with identical figures for each.
 /// Throws std::runtime_error after meta.max_rejected_steps consecutive rejected updates.
 MetaRunResult RunMeta(const ExperimentConfig& config, meta::MetaMethod method,
                       Population& population, ThreadPool& pool, ledger::RunRecorder& recorder,
                       const ledger::Meter& meter, std::ostream& out);
+
+/// The same over a given exchange (e.g. remote agents of `metajoule serve`). The server side
+/// (links, ledger, learner) runs on this thread; `meter` measures the server's updates. A
+/// report that does not come is recorded as missing: an uplink event of 0 bits and 0 attempts
+/// in phase "other" for that node and round.
+MetaRunResult RunMeta(const ExperimentConfig& config, meta::MetaMethod method,
+                      const Population& population, MetaExchange& exchange,
+                      ledger::RunRecorder& recorder, const ledger::Meter& meter,
+                      std::ostream& out);
+
+/// The transport overhead of a run (`metajoule bench network --run FILE`).
+struct TransportMeasurement {
+  std::string method;
+  std::string transport;
+  int rounds{0};
+  ExchangeStats exchange{};
+  /// Wall time of the exchanges outside the agents' compute (codec, sockets, wake-ups), s.
+  double overhead_seconds() const {
+    return std::max(0.0, exchange.exchange_seconds - exchange.compute_seconds);
+  }
+  /// overhead_seconds() / exchange_seconds: the transport's share of the rounds' wall time.
+  double overhead_share() const {
+    return exchange.exchange_seconds > 0.0 ? overhead_seconds() / exchange.exchange_seconds : 0.0;
+  }
+};
+
+/// Runs the first meta method of `config` over config.network.transport into a throwaway
+/// ledger (a temporary file, removed afterwards) and returns where its exchange time went.
+/// @throws ConfigError when `config` lists no meta method.
+TransportMeasurement MeasureTransport(const ExperimentConfig& config, std::ostream& out);
 
 }  // namespace metajoule::experiments

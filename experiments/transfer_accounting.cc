@@ -1,22 +1,22 @@
 #include "experiments/transfer_accounting.h"
 
-#include <string>
+#include <cstdint>
 #include <vector>
+
+#include "common/error.h"
 
 namespace metajoule::experiments {
 
-std::uint64_t WireBytes(network::MessageKind kind, network::Content content, Eigen::Index size,
-                        int scalars, network::TensorEncoding encoding) {
-  network::Message message;
-  message.kind = kind;
-  message.content = content;
-  message.tensors.push_back({"v", std::vector<float>(static_cast<std::size_t>(size), 0.0f)});
-  for (int i = 0; i < scalars; ++i) {
-    std::string name = "s";  // appended, not concatenated: GCC 12 -Wrestrict false positive
-    name += std::to_string(i);
-    message.scalars.push_back({std::move(name), 0.0});
-  }
-  return network::EncodedSize(message, encoding);
+network::Message RoundTrip(const network::Message& message, network::TensorEncoding encoding) {
+  const std::vector<std::uint8_t> bytes = network::Encode(message, encoding);
+  network::Message decoded;
+  const network::DecodeStatus status = network::Decode(bytes, decoded, network::WireLimits{
+      .hello_bytes = 0xFFFFFFFFu, .task_assignment_bytes = 0xFFFFFFFFu,
+      .model_push_bytes = 0xFFFFFFFFu, .update_report_bytes = 0xFFFFFFFFu,
+      .evaluation_report_bytes = 0xFFFFFFFFu, .heartbeat_bytes = 0xFFFFFFFFu,
+      .leave_bytes = 0xFFFFFFFFu, .ack_bytes = 0xFFFFFFFFu});
+  MJL_DEMAND(status == network::DecodeStatus::kOk);  // our own encoding
+  return decoded;
 }
 
 ledger::LinkKind LedgerLink(network::LinkKind kind) {

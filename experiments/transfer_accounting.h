@@ -1,10 +1,8 @@
 #pragma once
-// How a run charges a message it sends over an emulated link: its size as the wire format
-// encodes it (docs/wire-format.md) and the ledger event of each transfer.
+// How a run treats a message it sends over an emulated link: what the receiver decodes
+// (docs/wire-format.md) and the ledger event of each transfer.
 
 #include <cstdint>
-
-#include <Eigen/Core>
 
 #include "ledger/recorder.h"
 #include "network/link.h"
@@ -12,10 +10,10 @@
 
 namespace metajoule::experiments {
 
-/// Bytes of a `kind` message carrying one tensor of `size` values and `scalars` scalars, as
-/// the wire format encodes it with `encoding` (header, scalars and quantisation included).
-std::uint64_t WireBytes(network::MessageKind kind, network::Content content, Eigen::Index size,
-                        int scalars, network::TensorEncoding encoding);
+/// What the receiver of `message` decodes after a trip through the wire format with
+/// `encoding` (quantisation included), for in-memory exchanges that must see exactly what a
+/// socket would deliver.
+network::Message RoundTrip(const network::Message& message, network::TensorEncoding encoding);
 
 /// The ledger's name for a network link kind.
 ledger::LinkKind LedgerLink(network::LinkKind kind);

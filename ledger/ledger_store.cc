@@ -8,9 +8,13 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
 
 namespace metajoule::ledger {
 namespace {
@@ -80,8 +84,51 @@ CREATE TABLE evaluations (
   return_value REAL NOT NULL
 );
 CREATE INDEX evaluations_by_run_method ON evaluations (run, method, adapt_step, round);
-PRAGMA user_version = 1;
 )sql";
+
+// schema version 2 adds the totals tables (docs/ledger.md "Totals"): sums of the committed rows
+// per run and round, kept up to date in the transaction that commits the rows, so the summary
+// queries read a few rows per round instead of scanning every event of a run
+constexpr const char* kTotalsSchemaSql = R"sql(
+CREATE TABLE event_totals (
+  run      INTEGER NOT NULL,
+  round    INTEGER NOT NULL,
+  phase    TEXT NOT NULL,
+  kind     TEXT NOT NULL,
+  link     TEXT NOT NULL,
+  location TEXT NOT NULL,
+  events      INTEGER NOT NULL,
+  energy_j    REAL NOT NULL,
+  gco2e       REAL NOT NULL,
+  bits_on_air INTEGER NOT NULL,
+  PRIMARY KEY (run, round, phase, kind, link, location)
+) WITHOUT ROWID;
+CREATE TABLE evaluation_totals (
+  run         INTEGER NOT NULL,
+  method      TEXT NOT NULL,
+  adapt_step  INTEGER NOT NULL,
+  round       INTEGER NOT NULL,
+  evaluations INTEGER NOT NULL,
+  return_sum  REAL NOT NULL,
+  PRIMARY KEY (run, method, adapt_step, round)
+) WITHOUT ROWID;
+)sql";
+
+// a totals row by its key, and its replacement (the sums are computed in C++, see EventTotals)
+constexpr const char* kSelectEventTotalsSql =
+    "SELECT events, energy_j, gco2e, bits_on_air FROM event_totals WHERE run = ?1 AND round = ?2 AND "
+    "phase = ?3 AND kind = ?4 AND link = ?5 AND location = ?6";
+constexpr const char* kWriteEventTotalsSql =
+    "INSERT OR REPLACE INTO event_totals (run, round, phase, kind, link, location, events, "
+    "energy_j, gco2e, bits_on_air) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+constexpr const char* kSelectEvaluationTotalsSql =
+    "SELECT evaluations, return_sum FROM evaluation_totals WHERE run = ?1 AND method = ?2 AND "
+    "adapt_step = ?3 AND round = ?4";
+constexpr const char* kWriteEvaluationTotalsSql =
+    "INSERT OR REPLACE INTO evaluation_totals (run, method, adapt_step, round, evaluations, "
+    "return_sum) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+
+constexpr std::string_view kUnregistered = "(unregistered)";
 
 constexpr const char* kInsertEventSql =
     "INSERT INTO events (run, round, node, phase, kind, link, sim_steps, flops, cpu_s, wall_s, "
@@ -115,6 +162,187 @@ bool IsCorruptionCode(int code) {
   return primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB;
 }
 
+std::size_t HashCombine(std::size_t seed, std::size_t value) {
+  return seed ^ (value + 0x9e3779b97f4a7c15ULL + (seed << 6) + (seed >> 2));
+}
+
+// one row of event_totals, the location as an interned id (LedgerStore::locations_)
+struct EventTotalsKey {
+  std::int64_t run;
+  std::int64_t round;
+  Phase phase;
+  EventKind kind;
+  LinkKind link;
+  int location;
+  bool operator==(const EventTotalsKey&) const = default;
+};
+struct EventTotalsKeyHash {
+  std::size_t operator()(const EventTotalsKey& k) const {
+    std::size_t h = std::hash<std::int64_t>{}(k.run);
+    h = HashCombine(h, std::hash<std::int64_t>{}(k.round));
+    h = HashCombine(h, static_cast<std::size_t>(k.phase) << 16 |
+                           static_cast<std::size_t>(k.kind) << 8 |
+                           static_cast<std::size_t>(k.link));
+    return HashCombine(h, static_cast<std::size_t>(k.location));
+  }
+};
+struct EventSums {
+  std::int64_t events{0};
+  double energy_j{0.0};
+  double gco2e{0.0};
+  std::int64_t bits_on_air{0};
+};
+
+// one row of evaluation_totals; `method` views a string the accumulator owns
+struct EvaluationTotalsKey {
+  std::int64_t run;
+  std::string_view method;
+  std::int32_t adapt_step;
+  std::int64_t round;
+  bool operator==(const EvaluationTotalsKey&) const = default;
+};
+struct EvaluationTotalsKeyHash {
+  std::size_t operator()(const EvaluationTotalsKey& k) const {
+    std::size_t h = std::hash<std::int64_t>{}(k.run);
+    h = HashCombine(h, std::hash<std::string_view>{}(k.method));
+    h = HashCombine(h, std::hash<std::int32_t>{}(k.adapt_step));
+    return HashCombine(h, std::hash<std::int64_t>{}(k.round));
+  }
+};
+struct EvaluationSums {
+  std::int64_t evaluations{0};
+  double return_sum{0.0};
+};
+
+// The totals that a set of rows changes. Every key starts from its stored row and adds the
+// rows one at a time in commit order, so a stored total is always the plain left-to-right sum
+// of its rows in id order: however the rows were batched, and exactly what RebuildTotals
+// recomputes. A batch touches few keys (a few rounds x phases x links x locations), so the
+// point lookups and writes cost little next to the row inserts.
+class EventTotals {
+ public:
+  EventTotals(Statement& select, Statement& write, const std::vector<std::string>& locations)
+      : select_(select), write_(write), locations_(locations) {}
+
+  void Add(const EventTotalsKey& key, double energy_j, double gco2e, std::int64_t bits_on_air) {
+    const auto [it, inserted] = index_.try_emplace(key, entries_.size());
+    if (inserted) entries_.emplace_back(key, Stored(key));
+    EventSums& sums = entries_[it->second].second;
+    ++sums.events;
+    sums.energy_j += energy_j;
+    sums.gco2e += gco2e;
+    sums.bits_on_air += bits_on_air;
+  }
+
+  void Write() {
+    for (const auto& [key, sums] : entries_) {
+      BindKey(write_, key);
+      write_.BindInt64(7, sums.events);
+      write_.BindDouble(8, sums.energy_j);
+      write_.BindDouble(9, sums.gco2e);
+      write_.BindInt64(10, sums.bits_on_air);
+      write_.Step();
+      write_.Reset();
+    }
+  }
+
+ private:
+  void BindKey(Statement& statement, const EventTotalsKey& key) const {
+    statement.BindInt64(1, key.run);
+    statement.BindInt64(2, key.round);
+    statement.BindStaticText(3, Name(key.phase));
+    statement.BindStaticText(4, Name(key.kind));
+    statement.BindStaticText(5, key.link == LinkKind::kNone ? "" : Name(key.link));
+    statement.BindStaticText(6, locations_[static_cast<std::size_t>(key.location)]);
+  }
+
+  EventSums Stored(const EventTotalsKey& key) {
+    BindKey(select_, key);
+    EventSums sums;
+    if (select_.Step()) {
+      sums.events = select_.ColumnInt64(0);
+      sums.energy_j = select_.ColumnDouble(1);
+      sums.gco2e = select_.ColumnDouble(2);
+      sums.bits_on_air = select_.ColumnInt64(3);
+    }
+    select_.Reset();
+    return sums;
+  }
+
+  Statement& select_;
+  Statement& write_;
+  const std::vector<std::string>& locations_;
+  std::unordered_map<EventTotalsKey, std::size_t, EventTotalsKeyHash> index_;
+  std::vector<std::pair<EventTotalsKey, EventSums>> entries_;
+};
+
+// The same for evaluation_totals.
+class EvaluationTotals {
+ public:
+  EvaluationTotals(Statement& select, Statement& write) : select_(select), write_(write) {}
+
+  void Add(std::int64_t run, std::string_view method, std::int32_t adapt_step,
+           std::int64_t round, double value) {
+    const auto found = index_.find({run, method, adapt_step, round});
+    std::size_t entry = 0;
+    if (found != index_.end()) {
+      entry = found->second;
+    } else {
+      // the key views a string of our own, so callers may pass temporaries
+      const std::string& owned = methods_.emplace_back(method);
+      const EvaluationTotalsKey key{run, owned, adapt_step, round};
+      entry = entries_.size();
+      index_.emplace(key, entry);
+      entries_.emplace_back(key, Stored(key));
+    }
+    EvaluationSums& sums = entries_[entry].second;
+    ++sums.evaluations;
+    sums.return_sum += value;
+  }
+
+  void Write() {
+    for (const auto& [key, sums] : entries_) {
+      BindKey(write_, key);
+      write_.BindInt64(5, sums.evaluations);
+      write_.BindDouble(6, sums.return_sum);
+      write_.Step();
+      write_.Reset();
+    }
+  }
+
+ private:
+  static void BindKey(Statement& statement, const EvaluationTotalsKey& key) {
+    statement.BindInt64(1, key.run);
+    statement.BindStaticText(2, key.method);
+    statement.BindInt64(3, key.adapt_step);
+    statement.BindInt64(4, key.round);
+  }
+
+  EvaluationSums Stored(const EvaluationTotalsKey& key) {
+    BindKey(select_, key);
+    EvaluationSums sums;
+    if (select_.Step()) {
+      sums.evaluations = select_.ColumnInt64(0);
+      sums.return_sum = select_.ColumnDouble(1);
+    }
+    select_.Reset();
+    return sums;
+  }
+
+  Statement& select_;
+  Statement& write_;
+  std::deque<std::string> methods_;  // stable addresses for the keys' views
+  std::unordered_map<EvaluationTotalsKey, std::size_t, EvaluationTotalsKeyHash> index_;
+  std::vector<std::pair<EvaluationTotalsKey, EvaluationSums>> entries_;
+};
+
+template <class E>
+E ParseName(const std::string& path, const char* column, const std::string& text) {
+  if (const std::optional<E> value = FromName<E>(text)) return *value;
+  throw LedgerError(path, std::string("events.") + column + " holds an unknown name \"" + text +
+                              "\"; cannot compute its totals");
+}
+
 }  // namespace
 
 std::vector<FieldError> Validate(const StoreOptions& options) {
@@ -142,6 +370,7 @@ std::string UtcNow() {
 
 LedgerStore::LedgerStore(std::string path, StoreOptions options, OpenMode mode)
     : path_(std::move(path)), options_(options), mode_(mode) {
+  InternLocation(std::string(kUnregistered));  // id 0: events of nodes never registered
   if (const auto errors = Validate(options_); !errors.empty()) {
     throw std::invalid_argument("LedgerStore: " + errors.front().key + " " +
                                 errors.front().message);
@@ -199,9 +428,15 @@ LedgerStore::LedgerStore(std::string path, StoreOptions options, OpenMode mode)
          options_.durability == Durability::kFull ? "PRAGMA synchronous = FULL"
                                                   : "PRAGMA synchronous = NORMAL");
     if (version == 0) CreateSchema();
-    insert_event_.emplace(db_.get(), path_, kInsertEventSql);
-    insert_evaluation_.emplace(db_.get(), path_, kInsertEvaluationSql);
+    if (version == 1) {
+      MigrateToVersion2();
+    } else {
+      PrepareStatements();
+    }
+    has_totals_ = true;
     events_.reserve(static_cast<std::size_t>(options_.batch_size));
+  } else {
+    has_totals_ = version >= 2;
   }
 }
 
@@ -216,12 +451,130 @@ LedgerStore::~LedgerStore() {
   // statements must be finalized before the connection closes
   insert_event_.reset();
   insert_evaluation_.reset();
+  select_event_totals_.reset();
+  write_event_totals_.reset();
+  select_evaluation_totals_.reset();
+  write_evaluation_totals_.reset();
+}
+
+void LedgerStore::PrepareStatements() {
+  insert_event_.emplace(db_.get(), path_, kInsertEventSql);
+  insert_evaluation_.emplace(db_.get(), path_, kInsertEvaluationSql);
+  select_event_totals_.emplace(db_.get(), path_, kSelectEventTotalsSql);
+  write_event_totals_.emplace(db_.get(), path_, kWriteEventTotalsSql);
+  select_evaluation_totals_.emplace(db_.get(), path_, kSelectEvaluationTotalsSql);
+  write_evaluation_totals_.emplace(db_.get(), path_, kWriteEvaluationTotalsSql);
 }
 
 void LedgerStore::CreateSchema() {
   Transaction transaction(db_.get(), path_);
   Exec(db_.get(), path_, kSchemaSql);
+  Exec(db_.get(), path_, kTotalsSchemaSql);
+  Exec(db_.get(), path_, "PRAGMA user_version = 2");
   transaction.Commit();
+}
+
+void LedgerStore::MigrateToVersion2() {
+  // version 1 -> 2: the totals tables, computed from every committed row, in one transaction
+  Transaction transaction(db_.get(), path_);
+  Exec(db_.get(), path_, kTotalsSchemaSql);
+  PrepareStatements();
+  std::vector<std::int64_t> runs;
+  {
+    Statement select(db_.get(), path_,
+                     "SELECT DISTINCT run FROM events UNION SELECT DISTINCT run FROM evaluations");
+    while (select.Step()) runs.push_back(select.ColumnInt64(0));
+  }
+  for (const std::int64_t run : runs) RebuildTotalsLocked(run);
+  Exec(db_.get(), path_, "PRAGMA user_version = 2");
+  transaction.Commit();
+}
+
+int LedgerStore::InternLocation(const std::string& location) {
+  const auto [it, inserted] = location_ids_.emplace(location, static_cast<int>(locations_.size()));
+  if (inserted) locations_.push_back(location);
+  return it->second;
+}
+
+LedgerStore::RunLocations& LedgerStore::LocationsOf(std::int64_t run) {
+  const auto found = run_locations_.find(run);
+  if (found != run_locations_.end()) return found->second;
+  // first use of this run in this process: what earlier commits registered and recorded
+  RunLocations& locations = run_locations_[run];
+  Statement select(db_.get(), path_, "SELECT node, location FROM nodes WHERE run = ?1");
+  select.BindInt64(1, run);
+  while (select.Step()) {
+    locations.of_node[static_cast<std::int32_t>(select.ColumnInt64(0))] =
+        InternLocation(select.ColumnText(1));
+  }
+  Statement unregistered(db_.get(), path_,
+                         "SELECT 1 FROM event_totals WHERE run = ?1 AND location = ?2 LIMIT 1");
+  unregistered.BindInt64(1, run);
+  unregistered.BindStaticText(2, kUnregistered);
+  locations.has_unregistered = unregistered.Step();
+  return locations;
+}
+
+void LedgerStore::RebuildTotals(std::int64_t run) {
+  std::lock_guard lock(mutex_);
+  FlushLocked();
+  RebuildTotalsLocked(run);
+}
+
+void LedgerStore::RebuildTotalsLocked(std::int64_t run) {
+  if (mode_ != OpenMode::kReadWrite) throw LedgerError(path_, "opened read-only");
+  // a savepoint nests inside a transaction the caller holds (RepriceRun, the migration), or is
+  // a transaction of its own
+  Exec(db_.get(), path_, "SAVEPOINT rebuild_totals");
+  try {
+    for (const char* sql : {"DELETE FROM event_totals WHERE run = ?1",
+                            "DELETE FROM evaluation_totals WHERE run = ?1"}) {
+      Statement remove(db_.get(), path_, sql);
+      remove.BindInt64(1, run);
+      remove.Step();
+    }
+    run_locations_.erase(run);  // node locations may have changed with the rows (repricing)
+    RunLocations& locations = LocationsOf(run);
+
+    // one pass over the run's rows in id (commit) order, as FlushLocked adds them
+    EventTotals event_totals(*select_event_totals_, *write_event_totals_, locations_);
+    Statement events(db_.get(), path_,
+                     "SELECT round, node, phase, kind, link, energy_j, gco2e, bits_on_air FROM events "
+                     "WHERE run = ?1 ORDER BY id");
+    events.BindInt64(1, run);
+    while (events.Step()) {
+      const auto node = static_cast<std::int32_t>(events.ColumnInt64(1));
+      const auto found = locations.of_node.find(node);
+      const int location = found != locations.of_node.end() ? found->second : 0;
+      locations.has_unregistered = locations.has_unregistered || location == 0;
+      const LinkKind link = events.ColumnIsNull(4)
+                                ? LinkKind::kNone
+                                : ParseName<LinkKind>(path_, "link", events.ColumnText(4));
+      event_totals.Add({run, events.ColumnInt64(0),
+                        ParseName<Phase>(path_, "phase", events.ColumnText(2)),
+                        ParseName<EventKind>(path_, "kind", events.ColumnText(3)), link, location},
+                       events.ColumnDouble(5), events.ColumnDouble(6), events.ColumnInt64(7));
+    }
+    event_totals.Write();
+
+    EvaluationTotals evaluation_totals(*select_evaluation_totals_, *write_evaluation_totals_);
+    Statement evaluations(db_.get(), path_,
+                          "SELECT method, adapt_step, round, return_value FROM evaluations "
+                          "WHERE run = ?1 ORDER BY id");
+    evaluations.BindInt64(1, run);
+    while (evaluations.Step()) {
+      evaluation_totals.Add(run, evaluations.ColumnText(0),
+                            static_cast<std::int32_t>(evaluations.ColumnInt64(1)),
+                            evaluations.ColumnInt64(2), evaluations.ColumnDouble(3));
+    }
+    evaluation_totals.Write();
+    Exec(db_.get(), path_, "RELEASE rebuild_totals");
+  } catch (...) {
+    sqlite3_exec(db_.get(), "ROLLBACK TO rebuild_totals; RELEASE rebuild_totals", nullptr,
+                 nullptr, nullptr);
+    run_locations_.erase(run);
+    throw;
+  }
 }
 
 std::int64_t LedgerStore::BeginRun(const RunInfo& info) {
@@ -266,6 +619,19 @@ void LedgerStore::AddNode(std::int64_t run, const NodeInfo& node) {
   insert.BindText(5, node.device);
   insert.BindText(6, node.location);
   insert.Step();
+  if (mode_ != OpenMode::kReadWrite) return;
+
+  // the totals group events by their node's location: a node that moves, or appears after
+  // events were committed for it unregistered, needs its run's totals recomputed
+  RunLocations& locations = LocationsOf(run);
+  const int location = InternLocation(node.location);
+  const auto [it, inserted] = locations.of_node.try_emplace(node.id, location);
+  const bool moved = !inserted && it->second != location;
+  it->second = location;
+  if (moved || (inserted && locations.has_unregistered)) {
+    FlushLocked();
+    RebuildTotalsLocked(run);
+  }
 }
 
 void LedgerStore::Append(std::int64_t run, const Event& event) {
@@ -299,7 +665,20 @@ void LedgerStore::FlushLocked() {
   if (mode_ != OpenMode::kReadWrite) throw LedgerError(path_, "opened read-only");
   Transaction transaction(db_.get(), path_);
   internal::Statement& insert = *insert_event_;
+  // the totals of the batch's rows, in the same transaction (EventTotals: sums in commit order)
+  EventTotals event_totals(*select_event_totals_, *write_event_totals_, locations_);
+  RunLocations* locations = nullptr;
+  std::int64_t locations_run = 0;
   for (const auto& [run, e] : events_) {
+    if (locations == nullptr || locations_run != run) {
+      locations = &LocationsOf(run);
+      locations_run = run;
+    }
+    const auto node_location = locations->of_node.find(e.node);
+    const int location = node_location != locations->of_node.end() ? node_location->second : 0;
+    locations->has_unregistered = locations->has_unregistered || location == 0;
+    event_totals.Add({run, e.round, e.phase, e.kind, e.link, location}, e.energy_j, e.gco2e,
+                     e.bits_on_air);
     insert.BindInt64(1, run);
     insert.BindInt64(2, e.round);
     insert.BindInt64(3, e.node);
@@ -324,7 +703,9 @@ void LedgerStore::FlushLocked() {
     sqlite3_reset(insert.get());
   }
   internal::Statement& insert_evaluation = *insert_evaluation_;
+  EvaluationTotals evaluation_totals(*select_evaluation_totals_, *write_evaluation_totals_);
   for (const auto& [run, e] : evaluations_) {
+    evaluation_totals.Add(run, e.method, e.adapt_step, e.round, e.value);
     insert_evaluation.BindInt64(1, run);
     insert_evaluation.BindInt64(2, e.round);
     insert_evaluation.BindInt64(3, e.node);
@@ -335,6 +716,9 @@ void LedgerStore::FlushLocked() {
     insert_evaluation.Step();
     sqlite3_reset(insert_evaluation.get());
   }
+
+  event_totals.Write();
+  evaluation_totals.Write();
   transaction.Commit();
   events_.clear();
   evaluations_.clear();

@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -73,8 +74,10 @@ struct RunRecord {
 /// from several threads (one mutex); reads through handle() must not race with writes.
 class LedgerStore {
  public:
-  /// The schema version this build writes (PRAGMA user_version).
-  static constexpr int kSchemaVersion = 1;
+  /// The schema version this build writes (PRAGMA user_version). Version 2 added the totals
+  /// tables; a version-1 file opened kReadWrite is migrated forward in one transaction, one
+  /// opened kReadOnly is read as it is (has_totals() false).
+  static constexpr int kSchemaVersion = 2;
 
   /// Opens `path`, creating an empty ledger when it does not exist (kReadWrite only).
   /// Throws LedgerCorruptError when the file is not an SQLite database, is damaged, or is an
@@ -115,6 +118,15 @@ class LedgerStore {
   /// Result of PRAGMA integrity_check: "ok" when the database is sound.
   std::string IntegrityCheck() const;
 
+  /// True when the file has the totals tables (event_totals, evaluation_totals; schema >= 2),
+  /// which every commit keeps equal to the sums of the committed rows (docs/ledger.md
+  /// "Totals"); the summary queries read them instead of scanning the rows.
+  bool has_totals() const { return has_totals_; }
+  /// Recomputes `run`'s totals from its committed rows, for code that writes events or
+  /// evaluations other than through Append/AddEvaluation (repricing). Flushes queued rows
+  /// first. Runs in a savepoint, so it joins a transaction the caller has open.
+  void RebuildTotals(std::int64_t run);
+
   const std::string& path() const { return path_; }
   const StoreOptions& options() const { return options_; }
   /// The raw connection, for the ledger's own query, reprice and benchmark code.
@@ -130,8 +142,19 @@ class LedgerStore {
     Evaluation evaluation;
   };
 
+  // the grid location of every registered node of a run, as an index into locations_
+  struct RunLocations {
+    std::unordered_map<std::int32_t, int> of_node;
+    bool has_unregistered{false};  ///< committed totals include "(unregistered)" events
+  };
+
   void CreateSchema();
+  void PrepareStatements();
+  void MigrateToVersion2();
   void FlushLocked();
+  void RebuildTotalsLocked(std::int64_t run);
+  RunLocations& LocationsOf(std::int64_t run);
+  int InternLocation(const std::string& location);
 
   std::string path_;
   StoreOptions options_;
@@ -142,6 +165,14 @@ class LedgerStore {
   std::vector<PendingEvaluation> evaluations_;
   std::optional<internal::Statement> insert_event_;
   std::optional<internal::Statement> insert_evaluation_;
+  std::optional<internal::Statement> select_event_totals_;
+  std::optional<internal::Statement> write_event_totals_;
+  std::optional<internal::Statement> select_evaluation_totals_;
+  std::optional<internal::Statement> write_evaluation_totals_;
+  bool has_totals_{false};
+  std::unordered_map<std::int64_t, RunLocations> run_locations_;
+  std::vector<std::string> locations_;  ///< interned location names; index 0 "(unregistered)"
+  std::unordered_map<std::string, int> location_ids_;
 };
 
 /// This machine's host name (gethostname), "unknown" when unavailable.

@@ -35,9 +35,26 @@ std::string CsvField(const std::string& text) {
   return out;
 }
 
-std::int32_t MaxAdaptStep(const LedgerStore& store, std::int64_t run, const std::string& method) {
+// true: read the totals tables; false: scan the rows
+bool UseTotals(const LedgerStore& store, SummarySource source) {
+  switch (source) {
+    case SummarySource::kAuto: return store.has_totals();
+    case SummarySource::kRows: return false;
+    case SummarySource::kTotals: break;
+  }
+  if (!store.has_totals()) {
+    throw std::invalid_argument("summary from totals: " + store.path() +
+                                " has no totals tables (a version-1 ledger opened read-only)");
+  }
+  return true;
+}
+
+std::int32_t MaxAdaptStep(const LedgerStore& store, std::int64_t run, const std::string& method,
+                          bool totals) {
   Statement select(store.handle(), store.path(),
-                   "SELECT max(adapt_step) FROM evaluations WHERE run = ?1 AND method = ?2");
+                   totals ? "SELECT max(adapt_step) FROM evaluation_totals WHERE run = ?1 AND "
+                            "method = ?2"
+                          : "SELECT max(adapt_step) FROM evaluations WHERE run = ?1 AND method = ?2");
   select.BindInt64(1, run);
   select.BindText(2, method);
   select.Step();
@@ -46,15 +63,20 @@ std::int32_t MaxAdaptStep(const LedgerStore& store, std::int64_t run, const std:
 
 }  // namespace
 
-EnergyBreakdown QueryBreakdown(const LedgerStore& store, std::int64_t run) {
-  // one sequential pass with filtered sums: no sort, no index lookups ("+run" keeps the planner
-  // on the table scan, which is fastest when a ledger holds one or a few runs)
+EnergyBreakdown QueryBreakdown(const LedgerStore& store, std::int64_t run,
+                               SummarySource source) {
+  // filtered sums in one pass: over the run's totals rows (a primary-key range), or over its
+  // events ("+run" keeps the planner on the sequential table scan, the fastest way through
+  // every row when a ledger holds one or a few runs)
+  const std::string sums =
+      "SELECT coalesce(sum(energy_j) FILTER (WHERE kind = 'compute'), 0), "
+      "coalesce(sum(energy_j) FILTER (WHERE link = 'uplink'), 0), "
+      "coalesce(sum(energy_j) FILTER (WHERE link = 'downlink'), 0), "
+      "coalesce(sum(energy_j) FILTER (WHERE link = 'sidelink'), 0), coalesce(sum(gco2e), 0), ";
   Statement select(store.handle(), store.path(),
-                   "SELECT coalesce(sum(energy_j) FILTER (WHERE kind = 'compute'), 0), "
-                   "coalesce(sum(energy_j) FILTER (WHERE link = 'uplink'), 0), "
-                   "coalesce(sum(energy_j) FILTER (WHERE link = 'downlink'), 0), "
-                   "coalesce(sum(energy_j) FILTER (WHERE link = 'sidelink'), 0), "
-                   "coalesce(sum(gco2e), 0), count(*) FROM events WHERE +run = ?1");
+                   UseTotals(store, source)
+                       ? sums + "coalesce(sum(events), 0) FROM event_totals WHERE run = ?1"
+                       : sums + "count(*) FROM events WHERE +run = ?1");
   select.BindInt64(1, run);
   EnergyBreakdown breakdown;
   select.Step();
@@ -67,7 +89,19 @@ EnergyBreakdown QueryBreakdown(const LedgerStore& store, std::int64_t run) {
   return breakdown;
 }
 
-std::vector<PhaseEnergy> QueryEnergyByPhase(const LedgerStore& store, std::int64_t run) {
+std::vector<PhaseEnergy> QueryEnergyByPhase(const LedgerStore& store, std::int64_t run,
+                                            SummarySource source) {
+  if (UseTotals(store, source)) {
+    Statement select(store.handle(), store.path(),
+                     "SELECT phase, sum(energy_j), sum(gco2e) FROM event_totals WHERE run = ?1 "
+                     "GROUP BY phase ORDER BY phase");
+    select.BindInt64(1, run);
+    std::vector<PhaseEnergy> phases;
+    while (select.Step()) {
+      phases.push_back({select.ColumnText(0), select.ColumnDouble(1), select.ColumnDouble(2)});
+    }
+    return phases;
+  }
   // one filtered sum per phase name, in one pass
   std::string sql = "SELECT ";
   for (const auto& [name, phase] : EnumNames(Phase{})) {
@@ -92,7 +126,20 @@ std::vector<PhaseEnergy> QueryEnergyByPhase(const LedgerStore& store, std::int64
   return phases;
 }
 
-std::vector<LocationCarbon> QueryCarbonByLocation(const LedgerStore& store, std::int64_t run) {
+std::vector<LocationCarbon> QueryCarbonByLocation(const LedgerStore& store, std::int64_t run,
+                                                  SummarySource source) {
+  if (UseTotals(store, source)) {
+    // the totals carry each event's location (its node's, when the event was committed)
+    Statement select(store.handle(), store.path(),
+                     "SELECT location, sum(energy_j), sum(gco2e) FROM event_totals WHERE run = ?1 "
+                     "GROUP BY location ORDER BY location");
+    select.BindInt64(1, run);
+    std::vector<LocationCarbon> rows;
+    while (select.Step()) {
+      rows.push_back({select.ColumnText(0), select.ColumnDouble(1), select.ColumnDouble(2)});
+    }
+    return rows;
+  }
   // sum per node in one pass (a hash map, no sort), then fold the nodes into their locations
   std::unordered_map<std::int64_t, std::pair<double, double>> per_node;
   {
@@ -148,10 +195,12 @@ TargetResult EnergyToTarget(std::span<const RoundEnergy> energy,
   return result;
 }
 
-std::vector<RoundEnergy> QueryEnergyByRound(const LedgerStore& store, std::int64_t run) {
+std::vector<RoundEnergy> QueryEnergyByRound(const LedgerStore& store, std::int64_t run,
+                                            SummarySource source) {
   Statement select(store.handle(), store.path(),
-                   "SELECT round, sum(energy_j) FROM events WHERE run = ?1 GROUP BY round "
-                   "ORDER BY round");
+                   std::string("SELECT round, sum(energy_j) FROM ") +
+                       (UseTotals(store, source) ? "event_totals" : "events") +
+                       " WHERE run = ?1 GROUP BY round ORDER BY round");
   select.BindInt64(1, run);
   std::vector<RoundEnergy> rows;
   while (select.Step()) rows.push_back({select.ColumnInt64(0), select.ColumnDouble(1)});
@@ -159,10 +208,14 @@ std::vector<RoundEnergy> QueryEnergyByRound(const LedgerStore& store, std::int64
 }
 
 std::vector<RoundReturn> QueryReturns(const LedgerStore& store, std::int64_t run,
-                                      const std::string& method, std::int32_t adapt_step) {
+                                      const std::string& method, std::int32_t adapt_step,
+                                      SummarySource source) {
   Statement select(store.handle(), store.path(),
-                   "SELECT round, avg(return_value) FROM evaluations WHERE run = ?1 AND "
-                   "method = ?2 AND adapt_step = ?3 GROUP BY round ORDER BY round");
+                   UseTotals(store, source)
+                       ? "SELECT round, return_sum / evaluations FROM evaluation_totals WHERE "
+                         "run = ?1 AND method = ?2 AND adapt_step = ?3 ORDER BY round"
+                       : "SELECT round, avg(return_value) FROM evaluations WHERE run = ?1 AND "
+                         "method = ?2 AND adapt_step = ?3 GROUP BY round ORDER BY round");
   select.BindInt64(1, run);
   select.BindText(2, method);
   select.BindInt64(3, adapt_step);
@@ -173,19 +226,24 @@ std::vector<RoundReturn> QueryReturns(const LedgerStore& store, std::int64_t run
 
 std::vector<TargetResult> QueryEnergyToTarget(const LedgerStore& store, std::int64_t run,
                                               double target,
-                                              std::optional<std::int32_t> adapt_step) {
+                                              std::optional<std::int32_t> adapt_step,
+                                              SummarySource source) {
+  const bool totals = UseTotals(store, source);
+  const SummarySource resolved = totals ? SummarySource::kTotals : SummarySource::kRows;
   std::vector<std::string> methods;
   {
     Statement select(store.handle(), store.path(),
-                     "SELECT DISTINCT method FROM evaluations WHERE run = ?1 ORDER BY method");
+                     std::string("SELECT DISTINCT method FROM ") +
+                         (totals ? "evaluation_totals" : "evaluations") +
+                         " WHERE run = ?1 ORDER BY method");
     select.BindInt64(1, run);
     while (select.Step()) methods.push_back(select.ColumnText(0));
   }
-  const std::vector<RoundEnergy> energy = QueryEnergyByRound(store, run);
+  const std::vector<RoundEnergy> energy = QueryEnergyByRound(store, run, resolved);
   std::vector<TargetResult> results;
   for (const std::string& method : methods) {
-    const std::int32_t step = adapt_step.value_or(MaxAdaptStep(store, run, method));
-    const std::vector<RoundReturn> returns = QueryReturns(store, run, method, step);
+    const std::int32_t step = adapt_step.value_or(MaxAdaptStep(store, run, method, totals));
+    const std::vector<RoundReturn> returns = QueryReturns(store, run, method, step, resolved);
     TargetResult result = EnergyToTarget(energy, returns, target);
     result.method = method;
     result.adapt_step = step;

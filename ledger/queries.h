@@ -14,6 +14,15 @@
 
 namespace metajoule::ledger {
 
+// ---- where summaries are read from ---------------------------------------------------------
+
+/// What a summary query reads: the totals tables (schema >= 2, a few rows per round: what the
+/// queries use whenever the ledger has them), or the rows themselves (one scan of the run's
+/// events or evaluations: the only way for a version-1 ledger opened read-only, and the
+/// reference the totals are tested and benchmarked against). Both give the same figures up to
+/// the rounding of the summation order (docs/ledger.md "Totals").
+enum class SummarySource { kAuto, kTotals, kRows };
+
 // ---- energy breakdown -----------------------------------------------------------------------
 
 /// Energy of a run split into compute and the three link kinds (J), and its carbon (gCO2e).
@@ -27,7 +36,8 @@ struct EnergyBreakdown {
   double comm_j() const { return uplink_j + downlink_j + sidelink_j; }
   double total_j() const { return compute_j + comm_j(); }
 };
-EnergyBreakdown QueryBreakdown(const LedgerStore& store, std::int64_t run);
+EnergyBreakdown QueryBreakdown(const LedgerStore& store, std::int64_t run,
+                               SummarySource source = SummarySource::kAuto);
 
 /// Energy and carbon of one phase ("rollout", "learn", ...) of a run.
 struct PhaseEnergy {
@@ -35,17 +45,20 @@ struct PhaseEnergy {
   double energy_j{0.0};
   double gco2e{0.0};
 };
-std::vector<PhaseEnergy> QueryEnergyByPhase(const LedgerStore& store, std::int64_t run);
+std::vector<PhaseEnergy> QueryEnergyByPhase(const LedgerStore& store, std::int64_t run,
+                                            SummarySource source = SummarySource::kAuto);
 
 /// Energy and carbon of the events of one grid location (the location of the event's node;
-/// "(unregistered)" for nodes never added with AddNode).
+/// "(unregistered)" for nodes never added with AddNode). Throws std::invalid_argument when
+/// `source` is kTotals and the ledger has no totals (also for every query below).
 struct LocationCarbon {
   std::string location{};
   double energy_j{0.0};
   double gco2e{0.0};
   double kwh() const { return energy_j / 3.6e6; }
 };
-std::vector<LocationCarbon> QueryCarbonByLocation(const LedgerStore& store, std::int64_t run);
+std::vector<LocationCarbon> QueryCarbonByLocation(const LedgerStore& store, std::int64_t run,
+                                                  SummarySource source = SummarySource::kAuto);
 
 // ---- energy-to-target -----------------------------------------------------------------------
 
@@ -77,17 +90,20 @@ TargetResult EnergyToTarget(std::span<const RoundEnergy> energy,
                             std::span<const RoundReturn> returns, double target);
 
 /// Per-round energy of a run, sorted by round.
-std::vector<RoundEnergy> QueryEnergyByRound(const LedgerStore& store, std::int64_t run);
+std::vector<RoundEnergy> QueryEnergyByRound(const LedgerStore& store, std::int64_t run,
+                                            SummarySource source = SummarySource::kAuto);
 /// Mean return per round of `method` at `adapt_step`, sorted by round.
 std::vector<RoundReturn> QueryReturns(const LedgerStore& store, std::int64_t run,
-                                      const std::string& method, std::int32_t adapt_step);
+                                      const std::string& method, std::int32_t adapt_step,
+                                      SummarySource source = SummarySource::kAuto);
 
 /// Energy-to-target of every method evaluated in `run`, at `adapt_step` (default: each
 /// method's largest recorded adaptation step). Energy counts all of the run's events: a run
 /// trains one method, so comparing methods means comparing runs (QueryEnergyToTargetAll).
 std::vector<TargetResult> QueryEnergyToTarget(const LedgerStore& store, std::int64_t run,
                                               double target,
-                                              std::optional<std::int32_t> adapt_step = {});
+                                              std::optional<std::int32_t> adapt_step = {},
+                                              SummarySource source = SummarySource::kAuto);
 
 /// The run's own method (runs.method) evaluated against `target`, for every run in the ledger.
 struct RunTargetResult {

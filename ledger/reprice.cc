@@ -231,6 +231,7 @@ RepriceResult RepriceRun(LedgerStore& store, std::int64_t run, const RepriceOpti
     copy_evaluations.BindInt64(2, result.run);
     copy_evaluations.Step();
   }
+  store.RebuildTotals(result.run);  // the repriced figures and node locations, in the same transaction
   transaction.Commit();
 
   std::int64_t events = 0;

@@ -1,6 +1,8 @@
 #pragma once
 // Transport and codec figures for `metajoule bench network` (machine notes section 4 has the raw
-// ZeroMQ numbers of this machine). GB/s are 1e9 bytes per second of float32 payload.
+// ZeroMQ numbers of this machine). GB/s are 1e9 bytes per second of float32 payload. The tcp
+// pushes come from a forked peer process, for our channel and for the raw ZeroMQ baseline alike,
+// so that each side has its own process, ZeroMQ context and I/O thread, as in a real run.
 
 #include <array>
 #include <cstddef>
@@ -22,6 +24,12 @@ struct NetworkBenchmarkOptions {
   int spin_us{200};
   /// Encodes and decodes timed per tensor encoding.
   int codec_repetitions{200};
+  /// The quickstart-sized round: agents hosted by one AgentHost over inproc, in groups (one
+  /// model each), with `round_parameters` float32 values per push and per report.
+  int round_agents{8};
+  int round_groups{2};
+  std::size_t round_parameters{1400};
+  int rounds{500};
 };
 
 /// Latency summary of a round-trip series, microseconds.
@@ -32,11 +40,20 @@ struct LatencyUs {
 };
 
 struct NetworkBenchmarkReport {
-  /// Raw ZeroMQ PUSH/PULL over tcp loopback, two contexts, HWM 100, one copy per send.
+  /// Raw ZeroMQ PUSH/PULL over tcp loopback from a forked sender process, HWM 100, one copy
+  /// per send.
   double raw_push_pull_gbps{0.0};
-  /// ChannelClient -> ChannelServer model pushes over tcp loopback, each encoded (CRC-32
-  /// included) on send and decoded and checked on receipt.
+  /// ChannelClient (forked process) -> ChannelServer model pushes over tcp loopback, each
+  /// encoded (CRC-32 included) on send and decoded and checked on receipt.
   double channel_push_gbps{0.0};
+  /// channel_push_gbps / raw_push_pull_gbps.
+  double push_ratio() const {
+    return raw_push_pull_gbps > 0.0 ? channel_push_gbps / raw_push_pull_gbps : 0.0;
+  }
+  /// A meta round's transport alone: ProtocolServer::StartRound (one push per group) to
+  /// round_agents agents of an AgentHost over inproc, each answering at once with an update
+  /// report of the same size and 11 scalars, CollectUpdates; microseconds per round.
+  LatencyUs round{};
   /// Request (model push of round_trip_parameters floats) + Ack reply over inproc, blocking.
   LatencyUs round_trip{};
   /// The same with both sides busy-polling for spin_us before blocking.

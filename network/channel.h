@@ -191,6 +191,9 @@ class ChannelClient {
 
   const RejectionStats& rejections() const { return rejections_; }
   const ChannelConfig& config() const { return config_; }
+  /// Changes the quantisation of the tensors sent from now on (e.g. once a task assignment has
+  /// named the uplink's encoding).
+  void set_tensor_encoding(TensorEncoding encoding) { config_.tensor_encoding = encoding; }
   zmq::socket_t& socket() { return socket_; }
 
  private:

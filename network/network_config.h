@@ -1,6 +1,11 @@
 #pragma once
-// The [network] table of an experiment: link costs, topology and transport settings.
+// The [network] table of an experiment: how the nodes of a run talk (transport, deadlines),
+// link costs, topology and socket settings.
 
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/error.h"
@@ -10,13 +15,34 @@
 
 namespace metajoule::network {
 
+/// How the meta-learner and the agents of an in-process run exchange their messages. Every
+/// transport encodes and decodes each message with the link's tensor encoding and charges the
+/// same emulated bits, so the three give bit-identical learning and ledger figures
+/// (docs/protocol.md, "Runs").
+enum class Transport : std::uint8_t {
+  kEmulated,  ///< no sockets: each message is encoded and decoded in memory
+  kInproc,    ///< ZeroMQ inproc:// sockets in one process (the default)
+  kTcp,       ///< ZeroMQ tcp loopback sockets in one process
+};
+std::span<const std::pair<std::string_view, Transport>> EnumNames(Transport);
+std::string_view ToString(Transport transport);
+
 struct NetworkConfig {
+  Transport transport{Transport::kInproc};
+  /// How long the meta-learner waits for a round's reports before it closes the round with the
+  /// ones that came, seconds (> 0); the others are recorded missing.
+  double round_timeout_s{600.0};
+  /// How long `serve` (and an in-process run) waits for the agents to join, seconds (> 0).
+  double join_timeout_s{60.0};
   LinksConfig links{};
   TopologyConfig topology{};
   ChannelConfig channel{};
 
   template <class V>
   void Visit(V& v) {
+    v("transport", transport);
+    v("round_timeout_s", round_timeout_s);
+    v("join_timeout_s", join_timeout_s);
     v("links", links);
     v("topology", topology);
     v("channel", channel);

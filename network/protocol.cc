@@ -314,24 +314,35 @@ void ProtocolServer::Poll(milliseconds timeout) {
 std::vector<NodeId> ProtocolServer::StartRound(std::uint32_t round, std::span<const float> theta,
                                                std::span<const NodeId> nodes,
                                                const std::vector<Scalar>& scalars) {
+  PushGroup group;
+  group.theta = theta;
+  group.scalars = scalars;
+  group.nodes.assign(nodes.begin(), nodes.end());
+  return StartRound(round, std::span<const PushGroup>(&group, 1));
+}
+
+std::vector<NodeId> ProtocolServer::StartRound(std::uint32_t round,
+                                               std::span<const PushGroup> groups) {
   if (started_ && round <= round_) {
     throw std::invalid_argument("StartRound: expected a round above " + std::to_string(round_) +
                                 ", got " + std::to_string(round));
   }
   round_ = round;
   started_ = true;
-  // one encoding of the model, shared by every receiver
-  Message push = MakeModelPush(kAnyNode, round, theta, scalars);
-  zmq::message_t encoded = EncodeToZmq(push, channel_.config().tensor_encoding);
   std::vector<NodeId> reached;
   unreachable_.clear();
-  for (NodeId node : nodes) {
-    const auto member = members_.find(node);
-    if (member == members_.end() ||
-        channel_.SendShared(member->second.peer, encoded) != SendStatus::kOk) {
-      unreachable_.push_back(node);
-    } else {
-      reached.push_back(node);
+  for (const PushGroup& group : groups) {
+    // one encoding of each group's model, shared by its receivers
+    const Message push = MakeModelPush(kAnyNode, round, group.theta, group.scalars);
+    zmq::message_t encoded = EncodeToZmq(push, channel_.config().tensor_encoding);
+    for (NodeId node : group.nodes) {
+      const auto member = members_.find(node);
+      if (member == members_.end() ||
+          channel_.SendShared(member->second.peer, encoded) != SendStatus::kOk) {
+        unreachable_.push_back(node);
+      } else {
+        reached.push_back(node);
+      }
     }
   }
   updates_.emplace(MessageKind::kUpdateReport, round, reached);
@@ -531,6 +542,13 @@ SendStatus ProtocolClient::ReportEvaluation(std::uint32_t round,
   return channel_.Send(report);
 }
 
+SendStatus ProtocolClient::SendReport(Message report) {
+  report.sender = node_;
+  report.receiver = kServerNode;
+  report.sequence = NextSequence();
+  return channel_.Send(report);
+}
+
 SendStatus ProtocolClient::Heartbeat() {
   Message heartbeat = MakeHeartbeat(node_, last_round_);
   heartbeat.sequence = NextSequence();
@@ -541,8 +559,13 @@ SendStatus ProtocolClient::Leave() { return channel_.Send(MakeLeave(node_, kServ
 
 // ---- agent loop ----
 
-AgentExit RunAgentLoop(ProtocolClient& client, const JoinRequest& request,
-                       const AgentCompute& compute, const AgentLoopOptions& options) {
+namespace {
+
+// the agent loop of RunAgentLoop and RunAgentReportLoop: `answer` handles one model push and
+// returns false to stop at once
+template <class Answer>
+AgentExit AgentLoop(ProtocolClient& client, const JoinRequest& request,
+                    const AgentLoopOptions& options, Answer&& answer) {
   auto stopped = [&options] { return options.stop != nullptr && options.stop->load(); };
   TaskAssignment assignment;
   bool joined = false;
@@ -579,15 +602,9 @@ AgentExit RunAgentLoop(ProtocolClient& client, const JoinRequest& request,
     }
     silent_periods = 0;
     switch (message.kind) {
-      case MessageKind::kModelPush: {
-        const Tensor* theta = message.FindTensor(kTheta);
-        if (theta == nullptr) break;
-        std::optional<AgentReply> reply = compute(assignment, message.round, theta->values);
-        if (!reply) return AgentExit::kStopped;
-        (void)client.ReportUpdate(message.round, reply->content, reply->update, reply->scalars);
-        if (reply->evaluation) (void)client.ReportEvaluation(message.round, *reply->evaluation);
+      case MessageKind::kModelPush:
+        if (!answer(assignment, message)) return AgentExit::kStopped;
         break;
-      }
       case MessageKind::kTaskAssignment:
         if (message.FindScalar("accepted") == 1.0) assignment = ParseTaskAssignment(message);
         break;
@@ -604,6 +621,38 @@ AgentExit RunAgentLoop(ProtocolClient& client, const JoinRequest& request,
         break;
     }
   }
+}
+
+}  // namespace
+
+AgentExit RunAgentLoop(ProtocolClient& client, const JoinRequest& request,
+                       const AgentCompute& compute, const AgentLoopOptions& options) {
+  return AgentLoop(client, request, options,
+                   [&](const TaskAssignment& assignment, const Message& push) {
+                     const Tensor* theta = push.FindTensor(kTheta);
+                     if (theta == nullptr) return true;
+                     std::optional<AgentReply> reply = compute(assignment, push.round,
+                                                               theta->values);
+                     if (!reply) return false;
+                     (void)client.ReportUpdate(push.round, reply->content, reply->update,
+                                               reply->scalars);
+                     if (reply->evaluation) {
+                       (void)client.ReportEvaluation(push.round, *reply->evaluation);
+                     }
+                     return true;
+                   });
+}
+
+AgentExit RunAgentReportLoop(ProtocolClient& client, const JoinRequest& request,
+                             const AgentReportCompute& compute,
+                             const AgentLoopOptions& options) {
+  return AgentLoop(client, request, options,
+                   [&](const TaskAssignment& assignment, const Message& push) {
+                     std::optional<Message> report = compute(assignment, push);
+                     if (!report) return false;
+                     (void)client.SendReport(std::move(*report));
+                     return true;
+                   });
 }
 
 }  // namespace metajoule::network

@@ -144,6 +144,13 @@ class RoundCollector {
 
 // ---- server ----
 
+/// One model pushed to a group of nodes in a round (ProtocolServer::StartRound).
+struct PushGroup {
+  std::span<const float> theta{};
+  std::vector<Scalar> scalars{};  ///< the caller's scalars of the push
+  std::vector<NodeId> nodes{};
+};
+
 /// A node that has joined.
 struct Member {
   JoinRequest request{};
@@ -199,6 +206,10 @@ class ProtocolServer {
   std::vector<NodeId> StartRound(std::uint32_t round, std::span<const float> theta,
                                  std::span<const NodeId> nodes,
                                  const std::vector<Scalar>& scalars = {});
+  /// The same with one model per group of nodes (e.g. one meta-model per cluster): each group's
+  /// push is encoded once and shared by its nodes, and one collection covers every group's
+  /// nodes, in group order. A node listed in two groups is pushed twice and expected once.
+  std::vector<NodeId> StartRound(std::uint32_t round, std::span<const PushGroup> groups);
   /// Waits up to `deadline` for the update reports of the current round and closes their
   /// collection: later ones are stale.
   RoundResult CollectUpdates(std::chrono::milliseconds deadline);
@@ -262,6 +273,9 @@ class ProtocolClient {
                           const std::vector<Scalar>& scalars = {});
   SendStatus ReportEvaluation(std::uint32_t round, const std::vector<Scalar>& scalars,
                               const std::vector<Text>& texts = {});
+  /// Sends a report the caller built (update or evaluation report): sender and sequence are
+  /// set here.
+  SendStatus SendReport(Message report);
   SendStatus Heartbeat();
   SendStatus Leave();
 
@@ -318,5 +332,16 @@ std::string_view ToString(AgentExit exit);
 /// says not_member (or a join times out), until dismissed, refused, stopped or lost.
 AgentExit RunAgentLoop(ProtocolClient& client, const JoinRequest& request,
                        const AgentCompute& compute, const AgentLoopOptions& options = {});
+
+/// Computes the report answering a model push from the whole push message (its scalars
+/// included): an update_report whose round is the push's; sender and sequence are filled in
+/// by the loop. nullopt makes the loop return kStopped at once, as for AgentCompute.
+using AgentReportCompute = std::function<std::optional<Message>(const TaskAssignment& assignment,
+                                                                const Message& push)>;
+
+/// RunAgentLoop for callers that read the push's scalars and build their own report.
+AgentExit RunAgentReportLoop(ProtocolClient& client, const JoinRequest& request,
+                             const AgentReportCompute& compute,
+                             const AgentLoopOptions& options = {});
 
 }  // namespace metajoule::network

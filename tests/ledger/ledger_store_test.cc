@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include <doctest/doctest.h>
 
@@ -38,6 +39,73 @@ Event MakeEvent(std::int64_t round, std::int32_t node) {
 
 std::int64_t CountEvents(const LedgerStore& store) {
   return *internal::QueryInt64(store.handle(), store.path(), "SELECT count(*) FROM events");
+}
+
+// event_totals and evaluation_totals against plain-SQL sums of the rows (one GROUP BY each):
+// the same keys, counts and sums to a relative 1e-12
+void CheckTotalsEqualRows(const LedgerStore& store) {
+  sqlite3* db = store.handle();
+  const auto rows = [&](const char* sql, int sum_columns) {
+    std::vector<std::vector<std::string>> out;
+    std::vector<std::vector<double>> sums;
+    internal::Statement select(db, store.path(), sql);
+    while (select.Step()) {
+      out.push_back({});
+      sums.push_back({});
+      const int columns = sqlite3_column_count(select.get());
+      for (int c = 0; c < columns - sum_columns; ++c) out.back().push_back(select.ColumnText(c));
+      for (int c = columns - sum_columns; c < columns; ++c) {
+        sums.back().push_back(select.ColumnDouble(c));
+      }
+    }
+    return std::make_pair(out, sums);
+  };
+  // the last `sum_columns` columns are sums, the others the key (and the count)
+  const auto compare = [&](const char* totals_sql, const char* rows_sql, int sum_columns) {
+    CAPTURE(totals_sql);
+    const auto [totals_keys, totals_sums] = rows(totals_sql, sum_columns);
+    const auto [row_keys, row_sums] = rows(rows_sql, sum_columns);
+    REQUIRE(totals_keys == row_keys);
+    for (std::size_t i = 0; i < row_sums.size(); ++i) {
+      for (std::size_t c = 0; c < row_sums[i].size(); ++c) {
+        CHECK(totals_sums[i][c] == doctest::Approx(row_sums[i][c]).epsilon(1e-12));
+      }
+    }
+  };
+  compare("SELECT run, round, phase, kind, link, location, events, energy_j, gco2e, bits_on_air "
+          "FROM event_totals ORDER BY 1, 2, 3, 4, 5, 6",
+          "SELECT e.run, e.round, e.phase, e.kind, coalesce(e.link, ''), "
+          "coalesce(n.location, '(unregistered)'), count(*), sum(e.energy_j), sum(e.gco2e), "
+          "sum(e.bits_on_air) "
+          "FROM events e LEFT JOIN nodes n ON n.run = e.run AND n.node = e.node "
+          "GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6",
+          3);
+  compare("SELECT run, method, adapt_step, round, evaluations, return_sum FROM evaluation_totals "
+          "ORDER BY 1, 2, 3, 4",
+          "SELECT run, method, adapt_step, round, count(*), sum(return_value) FROM evaluations "
+          "GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",
+          1);
+}
+
+// a few runs' worth of varied rows: several rounds, phases, links, nodes and locations
+void AppendVariedRows(LedgerStore& store, std::int64_t run, int rounds) {
+  const LinkKind links[] = {LinkKind::kNone, LinkKind::kUplink, LinkKind::kDownlink,
+                            LinkKind::kSidelink};
+  const Phase phases[] = {Phase::kRollout, Phase::kLearn, Phase::kTransfer};
+  for (int round = 0; round < rounds; ++round) {
+    for (std::int32_t node = 0; node < 5; ++node) {
+      Event event = MakeEvent(round, node);
+      event.link = links[static_cast<std::size_t>((node + round) % 4)];
+      event.kind = event.link == LinkKind::kNone ? EventKind::kCompute : EventKind::kComm;
+      event.phase = phases[static_cast<std::size_t>(node % 3)];
+      event.energy_j = 0.1 * (node + 1) + 0.013 * round;
+      event.bits_on_air = event.kind == EventKind::kComm ? 1000 + 17 * round : 0;
+      event.gco2e = event.energy_j * 1.7e-4;
+      store.Append(run, event);
+      store.AddEvaluation(run, {round, node, "t", node % 2 == 0 ? "maml" : "fomaml", node % 3,
+                                -10.0 + 0.37 * round + 0.11 * node});
+    }
+  }
 }
 
 TEST_SUITE("ledger/ledger_store") {
@@ -271,7 +339,124 @@ TEST_SUITE("ledger/ledger_store") {
     CHECK(internal::QueryInt64(store.handle(), path,
                                "SELECT count(*) FROM (SELECT round FROM events GROUP BY round "
                                "HAVING count(*) != 500)") == 0);
+    // the totals were committed with their rows: they still equal them
+    CheckTotalsEqualRows(store);
     CHECK(store.Runs().front().status == "running");
+  }
+  TEST_CASE("the totals tables equal plain-SQL sums of the committed rows across batches and runs") {
+    test::TempDir dir;
+    LedgerStore store(dir.File("ledger.sqlite"), StoreOptions{7, Durability::kNormal});
+    REQUIRE(store.has_totals());
+    const std::int64_t first = store.BeginRun({.name = "a"});
+    const std::int64_t second = store.BeginRun({.name = "b"});
+    for (const std::int64_t run : {first, second}) {
+      store.AddNode(run, {0, "agent", "c", "robot_board", "france"});
+      store.AddNode(run, {1, "agent", "c", "robot_board", "france"});
+      store.AddNode(run, {2, "agent", "c", "robot_board", "poland"});
+      store.AddNode(run, {3, "server", "", "edge_server", "world"});
+      // node 4 is never registered: its events count as "(unregistered)"
+    }
+    AppendVariedRows(store, first, 9);
+    AppendVariedRows(store, second, 4);
+    store.Flush();
+    CheckTotalsEqualRows(store);
+    CHECK(*internal::QueryInt64(store.handle(), store.path(),
+                                "SELECT sum(events) FROM event_totals") == CountEvents(store));
+    CHECK(internal::QueryText(store.handle(), store.path(),
+                              "SELECT group_concat(DISTINCT location) FROM (SELECT location FROM "
+                              "event_totals ORDER BY location)") ==
+          "(unregistered),france,poland,world");
+  }
+
+  TEST_CASE("the totals follow a node registered late or moved to another location") {
+    test::TempDir dir;
+    LedgerStore store(dir.File("ledger.sqlite"), StoreOptions{3, Durability::kNormal});
+    const std::int64_t run = store.BeginRun({.name = "r"});
+    store.AddNode(run, {0, "agent", "c", "robot_board", "france"});
+    AppendVariedRows(store, run, 2);
+    store.Flush();
+    CheckTotalsEqualRows(store);
+    // node 1 was unregistered when its events were committed; now it is in Germany
+    store.AddNode(run, {1, "agent", "c", "robot_board", "germany"});
+    CheckTotalsEqualRows(store);
+    // node 0 moves to Poland, with rows still queued
+    AppendVariedRows(store, run, 1);
+    store.AddNode(run, {0, "agent", "c", "robot_board", "poland"});
+    store.Flush();
+    CheckTotalsEqualRows(store);
+    CHECK(*internal::QueryInt64(store.handle(), store.path(),
+                                "SELECT count(*) FROM event_totals WHERE location = 'france'") == 0);
+  }
+
+  TEST_CASE("batching does not change the stored totals: each is the left-to-right sum of its rows") {
+    test::TempDir dir;
+    std::vector<std::string> totals;
+    for (const int batch : {1, 4, 4096}) {
+      LedgerStore store(dir.File("ledger-" + std::to_string(batch) + ".sqlite"),
+                        StoreOptions{batch, Durability::kNormal});
+      const std::int64_t run = store.BeginRun({.name = "r"});
+      store.AddNode(run, {0, "agent", "c", "robot_board", "france"});
+      AppendVariedRows(store, run, 5);
+      store.Flush();
+      // %a: the exact doubles
+      totals.push_back(*internal::QueryText(
+          store.handle(), store.path(),
+          "SELECT group_concat(printf('%d %a %a %d', events, energy_j, gco2e, bits_on_air), ';') "
+          "FROM (SELECT * "
+          "FROM event_totals ORDER BY run, round, phase, kind, link, location)"));
+      // and RebuildTotals recomputes exactly the same figures
+      store.RebuildTotals(run);
+      CHECK(*internal::QueryText(
+                store.handle(), store.path(),
+                "SELECT group_concat(printf('%d %a %a %d', events, energy_j, gco2e, bits_on_air), "
+                "';') FROM "
+                "(SELECT * FROM event_totals ORDER BY run, round, phase, kind, link, location)") ==
+            totals.back());
+    }
+    CHECK(totals[0] == totals[1]);
+    CHECK(totals[1] == totals[2]);
+  }
+
+  TEST_CASE("a version-1 ledger is read from its rows and migrated to version 2 when opened for writing") {
+    test::TempDir dir;
+    const std::string path = dir.File("v1.sqlite");
+    std::int64_t run = 0;
+    EnergyBreakdown expected;
+    {
+      LedgerStore store(path, StoreOptions{5, Durability::kNormal});
+      run = store.BeginRun({.name = "old"});
+      store.AddNode(run, {0, "agent", "c", "robot_board", "france"});
+      store.AddNode(run, {2, "agent", "c", "robot_board", "norway"});
+      AppendVariedRows(store, run, 6);
+      store.EndRun(run);
+      expected = QueryBreakdown(store, run, SummarySource::kRows);
+    }
+    {
+      // what a version-1 build wrote: no totals tables
+      sqlite3* raw = nullptr;
+      REQUIRE(sqlite3_open(path.c_str(), &raw) == SQLITE_OK);
+      internal::Exec(raw, path,
+                     "DROP TABLE event_totals; DROP TABLE evaluation_totals; "
+                     "PRAGMA user_version = 1;");
+      sqlite3_close(raw);
+    }
+    {
+      const LedgerStore reader(path, {}, OpenMode::kReadOnly);
+      CHECK_FALSE(reader.has_totals());
+      CHECK(QueryBreakdown(reader, run).compute_j == expected.compute_j);  // from the rows
+      CHECK(QueryEnergyToTarget(reader, run, 0.0).size() == 2);
+      CHECK_THROWS_AS(QueryBreakdown(reader, run, SummarySource::kTotals), std::invalid_argument);
+    }
+    LedgerStore store(path);
+    CHECK(store.has_totals());
+    CHECK(internal::QueryInt64(store.handle(), path, "PRAGMA user_version") == 2);
+    CheckTotalsEqualRows(store);
+    const EnergyBreakdown migrated = QueryBreakdown(store, run, SummarySource::kTotals);
+    CHECK(migrated.events == expected.events);
+    CHECK(migrated.compute_j == doctest::Approx(expected.compute_j).epsilon(1e-12));
+    CHECK(migrated.uplink_j == doctest::Approx(expected.uplink_j).epsilon(1e-12));
+    CHECK(migrated.gco2e == doctest::Approx(expected.gco2e).epsilon(1e-12));
+    CHECK(store.IntegrityCheck() == "ok");
   }
 }
 

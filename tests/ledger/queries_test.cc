@@ -11,6 +11,67 @@
 namespace metajoule::ledger {
 namespace {
 
+// every summary query, from the totals and from the rows: the same figures (to a relative
+// 1e-12: the two sum in different orders)
+void CheckTotalsMatchRows(const LedgerStore& store, std::int64_t run) {
+  const SummarySource totals = SummarySource::kTotals;
+  const SummarySource rows = SummarySource::kRows;
+  const auto same = [](double a, double b) { CHECK(a == doctest::Approx(b).epsilon(1e-12)); };
+  const EnergyBreakdown bt = QueryBreakdown(store, run, totals);
+  const EnergyBreakdown br = QueryBreakdown(store, run, rows);
+  CHECK(bt.events == br.events);
+  same(bt.compute_j, br.compute_j);
+  same(bt.uplink_j, br.uplink_j);
+  same(bt.downlink_j, br.downlink_j);
+  same(bt.sidelink_j, br.sidelink_j);
+  same(bt.gco2e, br.gco2e);
+  const auto pt = QueryEnergyByPhase(store, run, totals);
+  const auto pr = QueryEnergyByPhase(store, run, rows);
+  REQUIRE(pt.size() == pr.size());
+  for (std::size_t i = 0; i < pt.size(); ++i) {
+    CHECK(pt[i].phase == pr[i].phase);
+    same(pt[i].energy_j, pr[i].energy_j);
+    same(pt[i].gco2e, pr[i].gco2e);
+  }
+  const auto lt = QueryCarbonByLocation(store, run, totals);
+  const auto lr = QueryCarbonByLocation(store, run, rows);
+  REQUIRE(lt.size() == lr.size());
+  for (std::size_t i = 0; i < lt.size(); ++i) {
+    CHECK(lt[i].location == lr[i].location);
+    same(lt[i].energy_j, lr[i].energy_j);
+    same(lt[i].gco2e, lr[i].gco2e);
+  }
+  const auto rt = QueryEnergyByRound(store, run, totals);
+  const auto rr = QueryEnergyByRound(store, run, rows);
+  REQUIRE(rt.size() == rr.size());
+  for (std::size_t i = 0; i < rt.size(); ++i) {
+    CHECK(rt[i].round == rr[i].round);
+    same(rt[i].energy_j, rr[i].energy_j);
+  }
+  for (const double target : {-1e9, -15.0, 1e9}) {
+    const auto tt = QueryEnergyToTarget(store, run, target, {}, totals);
+    const auto tr = QueryEnergyToTarget(store, run, target, {}, rows);
+    REQUIRE(tt.size() == tr.size());
+    for (std::size_t i = 0; i < tt.size(); ++i) {
+      CHECK(tt[i].method == tr[i].method);
+      CHECK(tt[i].adapt_step == tr[i].adapt_step);
+      CHECK(tt[i].reached == tr[i].reached);
+      CHECK(tt[i].round == tr[i].round);
+      same(tt[i].value, tr[i].value);
+      same(tt[i].energy_j, tr[i].energy_j);
+      for (std::int32_t step = 0; step <= tt[i].adapt_step; ++step) {
+        const auto qt = QueryReturns(store, run, tt[i].method, step, totals);
+        const auto qr = QueryReturns(store, run, tt[i].method, step, rows);
+        REQUIRE(qt.size() == qr.size());
+        for (std::size_t r = 0; r < qt.size(); ++r) {
+          CHECK(qt[r].round == qr[r].round);
+          same(qt[r].value, qr[r].value);
+        }
+      }
+    }
+  }
+}
+
 TEST_SUITE("ledger/queries") {
   TEST_CASE("lifecycle cost and break-even match a hand computation") {
     // E_meta = 1000 J, E_adapt = 10 J, E_scratch = 60 J: N* = 1000 / 50 = 20
@@ -112,6 +173,49 @@ TEST_SUITE("ledger/queries") {
     REQUIRE(phases.size() == 3);
     CHECK(phases[0].phase == "learn");
     CHECK(phases[0].energy_j == 120.0);
+
+    // the same figures from the rows
+    CheckTotalsMatchRows(store, run);
+    CHECK(QueryBreakdown(store, run, SummarySource::kRows).total_j() == 168.0);
+  }
+
+  TEST_CASE("every summary query gives the same figures from the totals as from the rows") {
+    test::TempDir dir;
+    // batches of 5 rows: most totals rows are summed over several commits
+    LedgerStore store(dir.File("ledger.sqlite"), StoreOptions{5, Durability::kNormal});
+    const EnergyModel model;
+    std::vector<std::int64_t> runs;
+    for (const char* method : {"maml", "reptile"}) {
+      RunRecorder recorder(store, model, {.name = "q", .method = method},
+                           SelectMeter(EnergySource::kModelled));
+      const char* locations[] = {"france", "poland", "world", "norway"};
+      for (std::int32_t node = 0; node < 6; ++node) {
+        recorder.AddNode({node, node == 0 ? "server" : "agent", "c", "robot_board",
+                          locations[node % 4]});
+      }
+      const LinkKind links[] = {LinkKind::kUplink, LinkKind::kDownlink, LinkKind::kSidelink};
+      for (std::int64_t round = 1; round <= 12; ++round) {
+        for (std::int32_t node = 0; node < 6; ++node) {
+          recorder.RecordCompute(node, round, node == 0 ? Phase::kAggregate : Phase::kLearn,
+                                 100 + 7 * node + round, 1e6 * node, Measurement{});
+          recorder.RecordTransfer(node, round, Phase::kTransfer,
+                                  links[static_cast<std::size_t>((node + round) % 3)],
+                                  10'000 + 13 * round, 9'000);
+          for (std::int32_t step = 0; step < 2; ++step) {
+            recorder.RecordEvaluation({round, node, "t", method, step,
+                                       -30.0 + 2.5 * static_cast<double>(round) + step +
+                                           0.1 * node});
+          }
+        }
+      }
+      recorder.Finish();
+      runs.push_back(recorder.run());
+    }
+    for (const std::int64_t run : runs) {
+      CAPTURE(run);
+      CheckTotalsMatchRows(store, run);
+    }
+    CHECK(QueryEnergyToTarget(store, runs[0], -15.0).front().round == 6);
   }
 }
 

@@ -100,6 +100,18 @@ TEST_SUITE("ledger/reprice") {
     const auto nodes = store.Nodes(result.run);
     CHECK(nodes[0].device == "laptop");
     CHECK(nodes[1].location == "norway");
+    // the copy's totals: its repriced figures under its nodes' new locations
+    const auto carbon = QueryCarbonByLocation(store, result.run);
+    const auto carbon_rows = QueryCarbonByLocation(store, result.run, SummarySource::kRows);
+    REQUIRE(carbon.size() == carbon_rows.size());
+    for (std::size_t i = 0; i < carbon.size(); ++i) {
+      CHECK(carbon[i].location == carbon_rows[i].location);
+      CHECK(carbon[i].gco2e == doctest::Approx(carbon_rows[i].gco2e).epsilon(1e-12));
+    }
+    CHECK(carbon[1].location == "norway");
+    CHECK(QueryBreakdown(store, result.run).total_j() ==
+          doctest::Approx(QueryBreakdown(store, result.run, SummarySource::kRows).total_j())
+              .epsilon(1e-12));
     CHECK(nodes[2].device == "edge_server");
     // node 0, round 0: 500 steps / 2e4 + 3e6 / 2e10 s at 28 W, PUE 1
     const double expected = 28.0 * (500.0 / 2e4 + 3e6 / 2e10);
@@ -130,6 +142,10 @@ TEST_SUITE("ledger/reprice") {
     REQUIRE(select.Step());
     CHECK(select.ColumnDouble(0) == doctest::Approx(0.03 / 2.0 * 150.0 * 1.5).epsilon(1e-12));
     CHECK(select.ColumnText(1) == "cputime");
+    // in place: the run's totals were recomputed with its rows
+    CHECK(QueryBreakdown(store, run).compute_j ==
+          doctest::Approx(QueryBreakdown(store, run, SummarySource::kRows).compute_j)
+              .epsilon(1e-12));
     CHECK(*internal::QueryInt64(db, store.path(),
                                 "SELECT count(*) FROM events WHERE kind = 'comm' AND "
                                 "energy_source != 'modelled'") == 0);

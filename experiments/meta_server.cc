@@ -1,0 +1,203 @@
+#include "experiments/meta_server.h"
+
+#include <chrono>
+#include <optional>
+#include <ostream>
+#include <stdexcept>
+
+#include <zmq.hpp>
+
+#include "common/build_info.h"
+#include "experiments/format.h"
+#include "experiments/meta_run.h"
+#include "experiments/population.h"
+#include "experiments/run_folder.h"
+#include "ledger/energy_model.h"
+#include "ledger/ledger_store.h"
+#include "ledger/meters.h"
+#include "ledger/queries.h"
+#include "ledger/recorder.h"
+#include "network/protocol.h"
+
+namespace metajoule::experiments {
+namespace {
+
+std::optional<meta::MetaMethod> MetaMethodOf(const std::string& name) {
+  for (const auto& [method_name, value] : meta::EnumNames(meta::MetaMethod{})) {
+    if (method_name == name && value != meta::MetaMethod::kScratch) return value;
+  }
+  return std::nullopt;
+}
+
+// dismisses every member when the serve ends, normally or not
+class DismissOnExit {
+ public:
+  explicit DismissOnExit(network::ProtocolServer& server) : server_(server) {}
+  ~DismissOnExit() { server_.Dismiss(server_.member_ids()); }
+  DismissOnExit(const DismissOnExit&) = delete;
+  DismissOnExit& operator=(const DismissOnExit&) = delete;
+
+ private:
+  network::ProtocolServer& server_;
+};
+
+}  // namespace
+
+RunSummary ServeExperiment(const ExperimentConfig& config, const ServeOptions& options,
+                           std::ostream& out) {
+  const ledger::EnergyModel model(EnergyConfigOf(config));
+  const Population population(config);
+  for (const auto& node : population.nodes) model.ForNode(node.device, node.location);
+  const std::size_t agents = population.size();
+  const std::size_t expected = options.agents_expected == 0 ? agents : options.agents_expected;
+  if (expected > agents) {
+    throw ConfigError({}, "--agents-expected",
+                      "the experiment has " + std::to_string(agents) + " agents, got " +
+                          std::to_string(expected));
+  }
+  // the assignment: the resolved config (each agent rebuilds the population from it) and the
+  // agent's index
+  const std::string config_text = ResolvedToml(config);
+  if (config_text.size() > network::kMaxTextBytes) {
+    throw ConfigError({}, "experiment",
+                      "the resolved config has " + std::to_string(config_text.size()) +
+                          " bytes; a task assignment carries at most 65535");
+  }
+
+  network::ChannelConfig channel = config.network.channel;
+  channel.tensor_encoding = config.network.links.downlink.tensor_encoding;
+  zmq::context_t context;
+  std::optional<network::ProtocolServer> bound;
+  try {
+    bound.emplace(context, options.bind, channel, options.security);
+  } catch (const zmq::error_t& error) {
+    throw ConfigError({}, "--bind", "cannot bind \"" + options.bind + "\": " + error.what());
+  }
+  network::ProtocolServer& server = *bound;
+  server.SetJoinHandler(
+      [&](const network::JoinRequest& request) -> std::optional<network::TaskAssignment> {
+        if (request.node < 1 || request.node > agents) return std::nullopt;
+        network::TaskAssignment assignment;
+        assignment.scalars = {{"agent", static_cast<double>(request.node - 1)},
+                              {"agents", static_cast<double>(agents)}};
+        assignment.texts = {{"config", config_text}};
+        out << "  node " << request.node << " joined";
+        if (const network::Member* member = server.FindMember(request.node)) {
+          out << " again (join " << member->joins + 1 << ")";
+        }
+        for (const network::Text& text : request.texts) {
+          if (text.name == "host" && !text.value.empty()) out << " from " << text.value;
+        }
+        out << "\n";
+        out.flush();
+        return assignment;
+      });
+  DismissOnExit dismiss(server);
+  if (options.on_bound) options.on_bound(server.endpoint());
+
+  RunSummary summary;
+  const RunFolder folder = CreateRunFolder(config);
+  summary.folder = folder.path;
+  summary.lifecycle_tasks = static_cast<std::int64_t>(agents);
+  ledger::LedgerStore store(folder.ledger_file().string(), config.ledger.store);
+  const ledger::MeterSelection meter_selection =
+      ledger::SelectMeter(config.ledger.energy.meter, {}, ledger::StderrWarning);
+  const ledger::Meter meter(meter_selection);
+
+  out << "serve: " << config.experiment.name << " (seed " << config.experiment.seed << ", "
+      << agents << " agents in " << config.clusters.size() << " clusters) on "
+      << server.endpoint()
+      << (options.security.mechanism == network::Mechanism::kCurve ? " (CURVE)" : "") << "\n"
+      << "run folder: " << folder.path.string() << "\n"
+      << "waiting up to " << Format("%g", config.network.join_timeout_s) << " s for " << expected
+      << " agents\n";
+  out.flush();
+  const auto wait = std::chrono::milliseconds(
+      static_cast<std::int64_t>(config.network.join_timeout_s * 1000.0));
+  if (!server.WaitForMembers(expected, wait)) {
+    std::string why = "only " + std::to_string(server.member_ids().size()) + " of " +
+                      std::to_string(expected) + " agents joined within network.join_timeout_s";
+    const network::SecurityStats security = server.channel().security_stats();
+    if (security.refused > 0 || security.handshake_failures > 0) {
+      why += Format(" (CURVE refused %llu connection(s) with unknown keys, %llu failed handshakes)",
+                    static_cast<unsigned long long>(security.refused),
+                    static_cast<unsigned long long>(security.handshake_failures));
+    }
+    if (server.stats().refused_joins > 0) {
+      why += Format(" (%llu join(s) refused: node ids outside 1..%zu)",
+                    static_cast<unsigned long long>(server.stats().refused_joins), agents);
+    }
+    throw std::runtime_error(why);
+  }
+
+  for (const std::string& method : config.experiment.methods) {
+    const std::optional<meta::MetaMethod> meta_method = MetaMethodOf(method);
+    if (!meta_method) {
+      out << "  " << method << ": not a meta method, nothing to serve (run it with `metajoule "
+          << "run`)\n";
+      continue;
+    }
+    ledger::RunInfo info;
+    info.name = config.experiment.name;
+    info.method = method;
+    info.config_text = config_text;
+    info.git_commit = kGitCommit;
+    info.seed = config.experiment.seed;
+    ledger::RunRecorder recorder(store, model, info, meter_selection);
+    recorder.AddNode({0, "server", "", "edge_server", ""});
+    for (const auto& node : population.nodes) recorder.AddNode(node);
+
+    const double start = ledger::MonotonicSeconds();
+    MethodSummary row;
+    row.method = method;
+    row.ledger_run = recorder.run();
+    try {
+      const std::unique_ptr<MetaExchange> exchange =
+          MakeServerExchange(server, config, agents, options.hooks);
+      row.mean_return =
+          RunMeta(config, *meta_method, population, *exchange, recorder, meter, out).last_return;
+    } catch (...) {
+      recorder.Finish("failed");
+      throw;
+    }
+    recorder.Finish();
+    row.wall_seconds = ledger::MonotonicSeconds() - start;
+    row.ledger_seconds = recorder.recording_seconds();
+    const ledger::EnergyBreakdown breakdown = ledger::QueryBreakdown(store, row.ledger_run);
+    row.compute_j = breakdown.compute_j;
+    row.uplink_j = breakdown.uplink_j;
+    row.downlink_j = breakdown.downlink_j;
+    row.sidelink_j = breakdown.sidelink_j;
+    row.gco2e = breakdown.gco2e;
+    summary.methods.push_back(row);
+  }
+
+  const network::ProtocolStats& stats = server.stats();
+  out << "\n"
+      << Format("%-12s %12s %12s %12s %12s %12s %12s %12s %9s\n", "method", "return", "compute J",
+                "UL J", "DL J", "SL J", "total J", "gCO2e", "wall s");
+  for (const MethodSummary& row : summary.methods) {
+    out << Format("%-12s %12.3f %12.4g %12.4g %12.4g %12.4g %12.4g %12.4g %9.2f\n",
+                  row.method.c_str(), row.mean_return, row.compute_j, row.uplink_j, row.downlink_j,
+                  row.sidelink_j, row.total_j(), row.gco2e, row.wall_seconds);
+  }
+  out << Format("agents: %llu joins (%llu rejoins), %llu refused, %llu leaves, %llu missed "
+                "reports; rejected messages: %s\n",
+                static_cast<unsigned long long>(stats.joins),
+                static_cast<unsigned long long>(stats.rejoins),
+                static_cast<unsigned long long>(stats.refused_joins),
+                static_cast<unsigned long long>(stats.leaves),
+                static_cast<unsigned long long>(stats.missed_reports),
+                server.channel().rejections().ToString().c_str());
+  if (options.security.mechanism == network::Mechanism::kCurve) {
+    const network::SecurityStats security = server.channel().security_stats();
+    out << Format("CURVE: %llu authorised, %llu refused (unknown keys), %llu failed handshakes\n",
+                  static_cast<unsigned long long>(security.authorized),
+                  static_cast<unsigned long long>(security.refused),
+                  static_cast<unsigned long long>(security.handshake_failures));
+  }
+  out << "ledger: " << folder.ledger_file().string() << "\n";
+  return summary;
+}
+
+}  // namespace metajoule::experiments

@@ -1,0 +1,61 @@
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <doctest/doctest.h>
+
+#include "cli/command.h"
+#include "sim/recording.h"
+#include "sim/render_benchmark.h"
+#include "tests/support/gl_sanitizer_options.h"
+#include "tests/support/temp_dir.h"
+
+namespace metajoule::cli {
+namespace {
+
+int Run(std::vector<std::string> args) { return RunCli(args); }
+
+TEST_SUITE("cli/replay") {
+  TEST_CASE("replay writes a video of a recording file") {
+    const test::TempDir dir;
+    const std::string file = dir.File("e.mjrec");
+    sim::WriteRecording(sim::RecordRandomEpisode("reach2d", 2), file);
+    CHECK(Run({"replay", file, "--video", dir.File("e.gif"), "--width", "64", "--height", "48"}) ==
+          kExitOk);
+    CHECK(std::filesystem::file_size(dir.File("e.gif")) > 1000);
+  }
+
+  TEST_CASE("bad input: corrupt or truncated recordings, unknown formats, no display") {
+    const test::TempDir dir;
+    const std::string file = dir.File("e.mjrec");
+    sim::WriteRecording(sim::RecordRandomEpisode("nav2d", 2), file);
+    std::filesystem::resize_file(file, std::filesystem::file_size(file) / 2);
+    CHECK(Run({"replay", file, "--video", dir.File("e.mp4")}) == kExitUsageOrConfig);
+    CHECK(!std::filesystem::exists(dir.File("e.mp4")));
+    CHECK(Run({"replay", dir.File("missing.mjrec"), "--video", dir.File("e.mp4")}) ==
+          kExitUsageOrConfig);
+    sim::WriteRecording(sim::RecordRandomEpisode("nav2d", 2), file);
+    CHECK(Run({"replay", file, "--video", dir.File("e.avi")}) == kExitUsageOrConfig);
+    CHECK(Run({"replay", file, "--gl", "vulkan", "--video", dir.File("e.mp4")}) ==
+          kExitUsageOrConfig);
+    CHECK(Run({"replay", file, "--agent", "3", "--video", dir.File("e.mp4")}) ==
+          kExitUsageOrConfig);  // selection flags need a run folder
+    // no display: the window cannot open, the message points to --video
+    const char* display = std::getenv("DISPLAY");
+    const std::string saved = display ? display : "";
+    unsetenv("DISPLAY");
+    unsetenv("WAYLAND_DISPLAY");
+    CHECK(Run({"replay", file}) == kExitUsageOrConfig);
+    setenv("DISPLAY", ":98765", 1);  // a display that is not there: GLFW cannot open it
+    CHECK(Run({"replay", file}) == kExitUsageOrConfig);
+    if (display) {
+      setenv("DISPLAY", saved.c_str(), 1);
+    } else {
+      unsetenv("DISPLAY");
+    }
+  }
+}
+
+}  // namespace
+}  // namespace metajoule::cli
