@@ -1,3 +1,4 @@
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -6,6 +7,7 @@
 #include <doctest/doctest.h>
 
 #include "cli/command.h"
+#include "experiments/episodes.h"
 #include "sim/recording.h"
 #include "sim/render_benchmark.h"
 #include "tests/support/gl_sanitizer_options.h"
@@ -24,6 +26,30 @@ TEST_SUITE("cli/replay") {
     CHECK(Run({"replay", file, "--video", dir.File("e.gif"), "--width", "64", "--height", "48"}) ==
           kExitOk);
     CHECK(std::filesystem::file_size(dir.File("e.gif")) > 1000);
+  }
+
+  TEST_CASE("replay of a run folder plays the chosen agent's steps side by side") {
+    const test::TempDir run;
+    const sim::EpisodeRecording e = sim::RecordRandomEpisode("reach2d", 4);
+    experiments::WriteRunEpisode(run.path(), "maml", 1, 3, 0, e);
+    experiments::WriteRunEpisode(run.path(), "maml", 1, 3, 1, e);
+    experiments::WriteRunEpisode(run.path(), "maml", 2, 3, 0, e);
+    const std::string video = run.File("a1.mp4");
+    CHECK(Run({"replay", run.path().string(), "--agent", "1", "--video", video, "--width", "64",
+               "--height", "48"}) == kExitOk);
+    // two tiles in a row: step 0 and step 1
+    std::string probe;
+    if (FILE* pipe = popen(("ffprobe -v error -show_entries stream=width,height -of csv=p=0 '" +
+                            video + "'").c_str(), "r")) {
+      char line[64] = {};
+      if (std::fgets(line, sizeof line, pipe) != nullptr) probe = line;
+      pclose(pipe);
+    }
+    CHECK(probe == "128,48\n");
+    // two agents recorded: the agent must be chosen; unknown rounds are refused
+    CHECK(Run({"replay", run.path().string(), "--video", video}) == kExitUsageOrConfig);
+    CHECK(Run({"replay", run.path().string(), "--agent", "2", "--round", "7", "--video", video}) ==
+          kExitUsageOrConfig);
   }
 
   TEST_CASE("bad input: corrupt or truncated recordings, unknown formats, no display") {
