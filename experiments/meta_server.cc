@@ -163,12 +163,7 @@ RunSummary ServeExperiment(const ExperimentConfig& config, const ServeOptions& o
     recorder.Finish();
     row.wall_seconds = ledger::MonotonicSeconds() - start;
     row.ledger_seconds = recorder.recording_seconds();
-    const ledger::EnergyBreakdown breakdown = ledger::QueryBreakdown(store, row.ledger_run);
-    row.compute_j = breakdown.compute_j;
-    row.uplink_j = breakdown.uplink_j;
-    row.downlink_j = breakdown.downlink_j;
-    row.sidelink_j = breakdown.sidelink_j;
-    row.gco2e = breakdown.gco2e;
+    row.SetEnergy(ledger::QueryBreakdown(store, row.ledger_run));
     summary.methods.push_back(row);
   }
 

@@ -181,12 +181,7 @@ RunSummary RunExperiment(const ExperimentConfig& config, std::ostream& out) {
     row.ledger_seconds = recorder.recording_seconds();
 
     // every figure of the tables comes back from the ledger
-    const ledger::EnergyBreakdown breakdown = ledger::QueryBreakdown(store, row.ledger_run);
-    row.compute_j = breakdown.compute_j;
-    row.uplink_j = breakdown.uplink_j;
-    row.downlink_j = breakdown.downlink_j;
-    row.sidelink_j = breakdown.sidelink_j;
-    row.gco2e = breakdown.gco2e;
+    row.SetEnergy(ledger::QueryBreakdown(store, row.ledger_run));
     if (trained && held_out.size() > 0) {
       row.deployment = DeployToHeldOut(config, meta_method, population, *trained, held_out, pool,
                                        store, model, meter_selection, meter);

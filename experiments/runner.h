@@ -29,6 +29,14 @@ struct MethodSummary {
   double wall_seconds{0.0};
   double ledger_seconds{0.0};  ///< time spent recording into the ledger, summed over threads
   double total_j() const { return compute_j + uplink_j + downlink_j + sidelink_j; }
+  /// Copies the energy split and carbon of the method's ledger run.
+  void SetEnergy(const ledger::EnergyBreakdown& breakdown) {
+    compute_j = breakdown.compute_j;
+    uplink_j = breakdown.uplink_j;
+    downlink_j = breakdown.downlink_j;
+    sidelink_j = breakdown.sidelink_j;
+    gco2e = breakdown.gco2e;
+  }
 
   /// Meta methods with evaluation.held_out_tasks > 0: the deployment to held-out tasks.
   std::optional<DeploymentSummary> deployment{};
