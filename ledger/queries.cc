@@ -224,6 +224,56 @@ std::vector<RoundReturn> QueryReturns(const LedgerStore& store, std::int64_t run
   return rows;
 }
 
+std::vector<RoundBreakdown> QueryRoundBreakdown(const LedgerStore& store, std::int64_t run,
+                                                SummarySource source) {
+  // filtered sums per round, over the run's totals rows or its events
+  Statement select(store.handle(), store.path(),
+                   std::string("SELECT round, "
+                               "coalesce(sum(energy_j) FILTER (WHERE kind = 'compute'), 0), "
+                               "coalesce(sum(energy_j) FILTER (WHERE link = 'uplink'), 0), "
+                               "coalesce(sum(energy_j) FILTER (WHERE link = 'downlink'), 0), "
+                               "coalesce(sum(energy_j) FILTER (WHERE link = 'sidelink'), 0), "
+                               "coalesce(sum(bits_on_air) FILTER (WHERE link = 'uplink'), 0), "
+                               "coalesce(sum(bits_on_air) FILTER (WHERE link = 'downlink'), 0), "
+                               "coalesce(sum(bits_on_air) FILTER (WHERE link = 'sidelink'), 0) "
+                               "FROM ") +
+                       (UseTotals(store, source) ? "event_totals" : "events") +
+                       " WHERE run = ?1 GROUP BY round ORDER BY round");
+  select.BindInt64(1, run);
+  std::vector<RoundBreakdown> rows;
+  while (select.Step()) {
+    rows.push_back({select.ColumnInt64(0), select.ColumnDouble(1), select.ColumnDouble(2),
+                    select.ColumnDouble(3), select.ColumnDouble(4), select.ColumnDouble(5),
+                    select.ColumnDouble(6), select.ColumnDouble(7)});
+  }
+  return rows;
+}
+
+std::vector<RoundReturn> QueryLastStepReturns(const LedgerStore& store, std::int64_t run,
+                                              const std::string& method,
+                                              SummarySource source) {
+  Statement select(store.handle(), store.path(),
+                   UseTotals(store, source)
+                       ? "SELECT round, adapt_step, sum(return_sum) / sum(evaluations) FROM "
+                         "evaluation_totals WHERE run = ?1 AND (?2 = '' OR method = ?2) "
+                         "GROUP BY round, adapt_step ORDER BY round, adapt_step"
+                       : "SELECT round, adapt_step, avg(return_value) FROM evaluations "
+                         "WHERE run = ?1 AND (?2 = '' OR method = ?2) "
+                         "GROUP BY round, adapt_step ORDER BY round, adapt_step");
+  select.BindInt64(1, run);
+  select.BindText(2, method);
+  std::vector<RoundReturn> rows;
+  while (select.Step()) {
+    const RoundReturn row{select.ColumnInt64(0), select.ColumnDouble(2)};
+    if (!rows.empty() && rows.back().round == row.round) {
+      rows.back() = row;  // a larger step of the same round
+    } else {
+      rows.push_back(row);
+    }
+  }
+  return rows;
+}
+
 std::vector<TargetResult> QueryEnergyToTarget(const LedgerStore& store, std::int64_t run,
                                               double target,
                                               std::optional<std::int32_t> adapt_step,

@@ -97,6 +97,29 @@ std::vector<RoundReturn> QueryReturns(const LedgerStore& store, std::int64_t run
                                       const std::string& method, std::int32_t adapt_step,
                                       SummarySource source = SummarySource::kAuto);
 
+/// Energy and bits on air of one round: compute, and each link kind (the report's per-round
+/// split).
+struct RoundBreakdown {
+  std::int64_t round{0};
+  double compute_j{0.0};
+  double uplink_j{0.0};
+  double downlink_j{0.0};
+  double sidelink_j{0.0};
+  double uplink_bits{0.0};
+  double downlink_bits{0.0};
+  double sidelink_bits{0.0};
+};
+/// Per-round split of a run's energy and bits on air, sorted by round (the sums of
+/// QueryBreakdown, grouped by round).
+std::vector<RoundBreakdown> QueryRoundBreakdown(const LedgerStore& store, std::int64_t run,
+                                                SummarySource source = SummarySource::kAuto);
+/// Mean return per round at the largest adaptation step recorded in that round, sorted by
+/// round: post-adaptation for meta methods, the only step for scratch, step s in round s of a
+/// held-out run. `method` empty: every method's evaluations of the run.
+std::vector<RoundReturn> QueryLastStepReturns(const LedgerStore& store, std::int64_t run,
+                                              const std::string& method,
+                                              SummarySource source = SummarySource::kAuto);
+
 /// Energy-to-target of every method evaluated in `run`, at `adapt_step` (default: each
 /// method's largest recorded adaptation step). Energy counts all of the run's events: a run
 /// trains one method, so comparing methods means comparing runs (QueryEnergyToTargetAll).

@@ -13,6 +13,7 @@
 
 #include "common/error.h"
 #include "ledger/ledger_store.h"
+#include "ledger/queries.h"
 #include "ledger/sqlite_util.h"
 
 namespace metajoule::report {
@@ -27,59 +28,22 @@ constexpr std::string_view kCellsHeader[] = {"cell", "status", "run_folder", "ov
 
 // ---- reading ---------------------------------------------------------------------------------
 
-// Energy by kind and bits on air by link, per round, in one pass over the run's events (the
-// same filtered sums as ledger::QueryBreakdown, grouped by round as ledger::QueryEnergyByRound).
-// This is a read the ledger's public queries do not offer (a per-round split with the raw
-// bits); it reads the events table through LedgerStore's connection.
+// Energy by kind and bits on air by link, per round (from the ledger's totals tables when it
+// has them: a few rows per round, not a scan of every event).
 std::vector<RoundRow> ReadRounds(const ledger::LedgerStore& store, std::int64_t run) {
-  Statement select(store.handle(), store.path(),
-                   "SELECT round, "
-                   "coalesce(sum(energy_j) FILTER (WHERE kind = 'compute'), 0), "
-                   "coalesce(sum(energy_j) FILTER (WHERE link = 'uplink'), 0), "
-                   "coalesce(sum(energy_j) FILTER (WHERE link = 'downlink'), 0), "
-                   "coalesce(sum(energy_j) FILTER (WHERE link = 'sidelink'), 0), "
-                   "coalesce(sum(bits_on_air) FILTER (WHERE link = 'uplink'), 0), "
-                   "coalesce(sum(bits_on_air) FILTER (WHERE link = 'downlink'), 0), "
-                   "coalesce(sum(bits_on_air) FILTER (WHERE link = 'sidelink'), 0) "
-                   "FROM events WHERE run = ?1 GROUP BY round ORDER BY round");
-  select.BindInt64(1, run);
   std::vector<RoundRow> rows;
-  while (select.Step()) {
-    RoundRow row;
-    row.round = select.ColumnInt64(0);
-    row.energy = {select.ColumnDouble(1), select.ColumnDouble(2), select.ColumnDouble(3),
-                  select.ColumnDouble(4)};
-    row.uplink_bits = select.ColumnDouble(5);
-    row.downlink_bits = select.ColumnDouble(6);
-    row.sidelink_bits = select.ColumnDouble(7);
-    rows.push_back(row);
+  for (const ledger::RoundBreakdown& r : ledger::QueryRoundBreakdown(store, run)) {
+    rows.push_back({r.round,
+                    {r.compute_j, r.uplink_j, r.downlink_j, r.sidelink_j},
+                    r.uplink_bits,
+                    r.downlink_bits,
+                    r.sidelink_bits});
   }
   return rows;
 }
 
-// Mean return per round at the largest adaptation step recorded in that round (ledger::
-// QueryReturns per step; the largest is post-adaptation for meta methods, the only one for
-// scratch, and step s in round s of a held-out run).
-std::vector<ledger::RoundReturn> ReadReturns(const ledger::LedgerStore& store, std::int64_t run,
-                                             const std::string& method) {
-  Statement select(store.handle(), store.path(),
-                   "SELECT round, adapt_step, avg(return_value) FROM evaluations "
-                   "WHERE run = ?1 AND (?2 = '' OR method = ?2) "
-                   "GROUP BY round, adapt_step ORDER BY round, adapt_step");
-  select.BindInt64(1, run);
-  select.BindText(2, method);
-  std::vector<ledger::RoundReturn> rows;
-  while (select.Step()) {
-    const ledger::RoundReturn row{select.ColumnInt64(0), select.ColumnDouble(2)};
-    if (!rows.empty() && rows.back().round == row.round) {
-      rows.back() = row;  // a larger step of the same round
-    } else {
-      rows.push_back(row);
-    }
-  }
-  return rows;
-}
-
+// The number of tasks the run's method was evaluated on: the one read that still scans the
+// run's evaluation rows (the totals do not keep task names).
 int CountTasks(const ledger::LedgerStore& store, std::int64_t run, const std::string& method) {
   Statement select(store.handle(), store.path(),
                    "SELECT count(DISTINCT task) FROM evaluations "
@@ -376,7 +340,7 @@ FolderData ReadLedger(const std::filesystem::path& ledger_file) {
       run.method += " #" + std::to_string(record.id);
     }
     run.rounds = ReadRounds(store, record.id);
-    run.returns = ReadReturns(store, record.id, record.info.method);
+    run.returns = ledger::QueryLastStepReturns(store, record.id, record.info.method);
     run.carbon = ledger::QueryCarbonByLocation(store, record.id);
     for (const ledger::NodeInfo& node : store.Nodes(record.id)) {
       if (node.role == "agent") ++run.agents;

@@ -48,6 +48,31 @@ void CheckTotalsMatchRows(const LedgerStore& store, std::int64_t run) {
     CHECK(rt[i].round == rr[i].round);
     same(rt[i].energy_j, rr[i].energy_j);
   }
+  const auto st = QueryRoundBreakdown(store, run, totals);
+  const auto sr = QueryRoundBreakdown(store, run, rows);
+  REQUIRE(st.size() == sr.size());
+  REQUIRE(st.size() == rr.size());
+  for (std::size_t i = 0; i < st.size(); ++i) {
+    CHECK(st[i].round == sr[i].round);
+    same(st[i].compute_j, sr[i].compute_j);
+    same(st[i].uplink_j, sr[i].uplink_j);
+    same(st[i].downlink_j, sr[i].downlink_j);
+    same(st[i].sidelink_j, sr[i].sidelink_j);
+    same(st[i].uplink_bits, sr[i].uplink_bits);
+    same(st[i].downlink_bits, sr[i].downlink_bits);
+    same(st[i].sidelink_bits, sr[i].sidelink_bits);
+    // the split adds up to the round's energy
+    same(st[i].compute_j + st[i].uplink_j + st[i].downlink_j + st[i].sidelink_j, rr[i].energy_j);
+  }
+  for (const std::string method : {"", "maml", "reptile"}) {
+    const auto ft = QueryLastStepReturns(store, run, method, totals);
+    const auto fr = QueryLastStepReturns(store, run, method, rows);
+    REQUIRE(ft.size() == fr.size());
+    for (std::size_t i = 0; i < ft.size(); ++i) {
+      CHECK(ft[i].round == fr[i].round);
+      same(ft[i].value, fr[i].value);
+    }
+  }
   for (const double target : {-1e9, -15.0, 1e9}) {
     const auto tt = QueryEnergyToTarget(store, run, target, {}, totals);
     const auto tr = QueryEnergyToTarget(store, run, target, {}, rows);
@@ -216,6 +241,12 @@ TEST_SUITE("ledger/queries") {
       CheckTotalsMatchRows(store, run);
     }
     CHECK(QueryEnergyToTarget(store, runs[0], -15.0).front().round == 6);
+    // the largest step of each round: -30 + 2.5 r + 1 + mean(0.1 node) over nodes 0..5
+    const auto last = QueryLastStepReturns(store, runs[0], "maml");
+    REQUIRE(last.size() == 12);
+    CHECK(last[0].round == 1);
+    CHECK(last[0].value == doctest::Approx(-26.25).epsilon(1e-12));
+    CHECK(QueryLastStepReturns(store, runs[0], "reptile").empty());  // not this run's method
   }
 }
 

@@ -60,7 +60,8 @@ TEST_SUITE("report/gnuplot") {
       CHECK(sl == s.mean_split.sidelink_j);
     }
     // the lifecycle lines: E(N) = 132 + 17 N, N × 30, and the break-even point
-    const std::string& lifecycle = DataFile(BuildGnuplotScript(report), "lifecycle");
+    const GnuplotScript script = BuildGnuplotScript(report);
+    const std::string& lifecycle = DataFile(script, "lifecycle");
     CHECK(lifecycle.find("\n0 132\n") != std::string::npos);
     CHECK(lifecycle.find("N* = 10.15") != std::string::npos);
   }
