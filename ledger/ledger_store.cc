@@ -607,6 +607,39 @@ void LedgerStore::EndRun(std::int64_t run, std::string_view status) {
   update.Step();
 }
 
+std::int64_t LedgerStore::TruncateRun(std::int64_t run, std::int64_t keep_through_round) {
+  if (mode_ != OpenMode::kReadWrite) throw LedgerError(path_, "opened read-only");
+  Run(run);  // std::invalid_argument for an unknown run
+  std::lock_guard lock(mutex_);
+  FlushLocked();
+  Exec(db_.get(), path_, "BEGIN IMMEDIATE");
+  try {
+    std::int64_t deleted = 0;
+    std::vector<const char*> tables = {"events", "evaluations"};
+    if (has_totals_) {
+      tables.push_back("event_totals");
+      tables.push_back("evaluation_totals");
+    }
+    for (std::size_t t = 0; t < tables.size(); ++t) {
+      Statement remove(db_.get(), path_,
+                       std::string("DELETE FROM ") + tables[t] + " WHERE run = ?1 AND round > ?2");
+      remove.BindInt64(1, run);
+      remove.BindInt64(2, keep_through_round);
+      remove.Step();
+      if (t < 2) deleted += sqlite3_changes64(db_.get());
+    }
+    Statement update(db_.get(), path_,
+                     "UPDATE runs SET status = 'running', ended_at = NULL WHERE id = ?1");
+    update.BindInt64(1, run);
+    update.Step();
+    Exec(db_.get(), path_, "COMMIT");
+    return deleted;
+  } catch (...) {
+    sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+}
+
 void LedgerStore::AddNode(std::int64_t run, const NodeInfo& node) {
   std::lock_guard lock(mutex_);
   Statement insert(db_.get(), path_,

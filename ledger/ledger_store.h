@@ -95,6 +95,13 @@ class LedgerStore {
   std::int64_t BeginRun(const RunInfo& info);
   /// Flushes queued rows, then sets the run's status and end time.
   void EndRun(std::int64_t run, std::string_view status = "finished");
+  /// Reopens `run` to be continued after round `keep_through_round` (`metajoule run --resume`):
+  /// in one transaction, deletes its events and evaluations of later rounds and their totals
+  /// rows (the kept rounds' totals stay as committed, so resumed figures are bit-identical when
+  /// the writer flushes at round ends), and sets its status back to "running". Flushes queued
+  /// rows first. Returns the number of event and evaluation rows deleted. Throws
+  /// std::invalid_argument when there is no such run, LedgerError when opened read-only.
+  std::int64_t TruncateRun(std::int64_t run, std::int64_t keep_through_round);
   /// Registers a node of `run` (replaces an existing row with the same id). Commits immediately.
   void AddNode(std::int64_t run, const NodeInfo& node);
 

@@ -1,9 +1,10 @@
 #include "ledger/recorder.h"
 
 #include <chrono>
-
 #include <mutex>
 #include <stdexcept>
+
+#include "ledger/queries.h"
 
 namespace metajoule::ledger {
 
@@ -14,6 +15,16 @@ RunRecorder::RunRecorder(LedgerStore& store, const EnergyModel& model, RunInfo i
   info.meter_requested = meter_.requested;
   info.meter_status = meter_.status;
   run_ = store_.BeginRun(info);
+}
+
+RunRecorder::RunRecorder(LedgerStore& store, const EnergyModel& model, std::int64_t run,
+                         MeterSelection meter)
+    : store_(store), model_(model), meter_(std::move(meter)), run_(run) {
+  store_.Run(run_);  // std::invalid_argument for an unknown run
+  for (const NodeInfo& node : store_.Nodes(run_)) {
+    nodes_.insert_or_assign(node.id, model_.ForNode(node.device, node.location));
+  }
+  energy_j_.store(QueryBreakdown(store_, run_).total_j(), std::memory_order_relaxed);
 }
 
 void RunRecorder::AddNode(NodeInfo node) {

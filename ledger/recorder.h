@@ -23,6 +23,12 @@ class RunRecorder {
   /// `info.meter_status` are filled from `model` and `meter`.
   RunRecorder(LedgerStore& store, const EnergyModel& model, RunInfo info, MeterSelection meter);
 
+  /// Continues `run`, already in `store` (after LedgerStore::TruncateRun): re-registers its
+  /// stored nodes for pricing and starts energy_so_far_j() at the run's committed total. The
+  /// model must price as the one the run started with (`metajoule run --resume` checks the
+  /// stored config). Throws std::invalid_argument for an unknown run.
+  RunRecorder(LedgerStore& store, const EnergyModel& model, std::int64_t run,
+              MeterSelection meter);
   std::int64_t run() const { return run_; }
   const MeterSelection& meter() const { return meter_; }
 

@@ -99,6 +99,83 @@ TEST_SUITE("ledger/recorder") {
     CHECK(store.Nodes(recorder.run()).front().device == "robot_board");
   }
 
+  TEST_CASE("a run truncated to its last whole round and continued equals one recorded straight through") {
+    test::TempDir dir;
+    const EnergyModel model;
+    // rounds 1..6, three nodes, a flush at every round's end (as the runner does)
+    const auto record_round = [](RunRecorder& recorder, LedgerStore& store, std::int64_t round) {
+      for (std::int32_t node = 0; node < 3; ++node) {
+        recorder.RecordCompute(node, round, Phase::kLearn, 1000 + 17 * node + round,
+                               1.5e6 * (node + 1) + 0.1 * static_cast<double>(round), Measurement{});
+        recorder.RecordTransfer(node, round, Phase::kTransfer,
+                                node == 0 ? LinkKind::kDownlink : LinkKind::kUplink,
+                                40'000 + 7 * round, 39'000, 1 + node % 2);
+        recorder.RecordEvaluation({round, node, "t", "maml", 1, -20.0 + 0.37 * static_cast<double>(round) + node});
+      }
+      store.Flush();
+    };
+    const auto add_nodes = [](RunRecorder& recorder) {
+      const char* locations[] = {"france", "poland", "world"};
+      for (std::int32_t node = 0; node < 3; ++node) {
+        recorder.AddNode({node, node == 0 ? "server" : "agent", "c", "", locations[node]});
+      }
+    };
+    const StoreOptions options{4, Durability::kNormal};  // batches that split rounds
+
+    LedgerStore straight_store(dir.File("straight.sqlite"), options);
+    RunRecorder straight(straight_store, model, {.name = "r", .method = "maml"},
+                         SelectMeter(EnergySource::kModelled));
+    add_nodes(straight);
+    for (std::int64_t round = 1; round <= 6; ++round) record_round(straight, straight_store, round);
+    straight.Finish();
+
+    std::int64_t run = 0;
+    {
+      // killed in round 5: part of it committed, no end
+      LedgerStore store(dir.File("resumed.sqlite"), options);
+      RunRecorder first(store, model, {.name = "r", .method = "maml"},
+                        SelectMeter(EnergySource::kModelled));
+      add_nodes(first);
+      for (std::int64_t round = 1; round <= 4; ++round) record_round(first, store, round);
+      first.RecordTransfer(1, 5, Phase::kTransfer, LinkKind::kUplink, 123, 100);
+      first.RecordEvaluation({5, 1, "t", "maml", 1, 99.0});
+      store.Flush();
+      run = first.run();
+    }
+    LedgerStore store(dir.File("resumed.sqlite"), options);
+    CHECK(store.Run(run).status == "running");
+    CHECK(store.TruncateRun(run, 4) == 2);  // round 5's two rows
+    RunRecorder resumed(store, model, run, SelectMeter(EnergySource::kModelled));
+    CHECK(resumed.energy_so_far_j() == doctest::Approx(QueryBreakdown(store, run).total_j()));
+    for (std::int64_t round = 5; round <= 6; ++round) record_round(resumed, store, round);
+    resumed.Finish();
+
+    CHECK(store.Run(run).status == "finished");
+    for (const SummarySource source : {SummarySource::kTotals, SummarySource::kRows}) {
+      const auto a = QueryRoundBreakdown(straight_store, straight.run(), source);
+      const auto b = QueryRoundBreakdown(store, run, source);
+      REQUIRE(a.size() == b.size());
+      for (std::size_t i = 0; i < a.size(); ++i) {
+        CHECK(a[i].round == b[i].round);
+        CHECK(a[i].compute_j == b[i].compute_j);  // bit-identical, not approximately
+        CHECK(a[i].uplink_j == b[i].uplink_j);
+        CHECK(a[i].downlink_j == b[i].downlink_j);
+        CHECK(a[i].uplink_bits == b[i].uplink_bits);
+      }
+      const auto ra = QueryLastStepReturns(straight_store, straight.run(), "maml", source);
+      const auto rb = QueryLastStepReturns(store, run, "maml", source);
+      REQUIRE(ra.size() == rb.size());
+      for (std::size_t i = 0; i < ra.size(); ++i) CHECK(ra[i].value == rb[i].value);
+      CHECK(QueryBreakdown(straight_store, straight.run(), source).events ==
+            QueryBreakdown(store, run, source).events);
+      CHECK(QueryCarbonByLocation(straight_store, straight.run(), source).size() ==
+            QueryCarbonByLocation(store, run, source).size());
+    }
+    CHECK_THROWS_AS(store.TruncateRun(run + 7, 1), std::invalid_argument);
+    CHECK_THROWS_AS(RunRecorder(store, model, run + 7, SelectMeter(EnergySource::kModelled)),
+                    std::invalid_argument);
+  }
+
   TEST_CASE("node threads may record concurrently without losing events") {
     test::TempDir dir;
     LedgerStore store(dir.File("ledger.sqlite"), StoreOptions{100, Durability::kNormal});
