@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <memory>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "agents/math/checks.h"
@@ -84,17 +86,26 @@ UpdateReport CheckUpdateInputs(const GaussianMlpPolicy& policy,
 }
 
 PolicyWorkspace& ThreadWorkspace(const GaussianMlpPolicy& policy, Eigen::Index batch) {
+  return ThreadWorkspace(policy, batch, 0);
+}
+
+PolicyWorkspace& ThreadWorkspace(const GaussianMlpPolicy& policy, Eigen::Index batch, int slot) {
+  if (slot < 0) {
+    throw std::invalid_argument("ThreadWorkspace: expected slot >= 0, got " +
+                                std::to_string(slot));
+  }
   struct Entry {
     std::vector<int> sizes;
+    int slot{0};
     std::unique_ptr<PolicyWorkspace> ws;
   };
   thread_local std::vector<Entry> cache;
   std::vector<int> sizes;
   for (int l = 0; l <= policy.mlp().num_layers(); ++l) sizes.push_back(policy.mlp().layer_size(l));
-  const auto fits = [&](const Entry& entry) { return entry.sizes == sizes; };
+  const auto fits = [&](const Entry& entry) { return entry.slot == slot && entry.sizes == sizes; };
   auto it = std::find_if(cache.begin(), cache.end(), fits);
   if (it == cache.end()) {
-    cache.push_back({std::move(sizes), nullptr});
+    cache.push_back({std::move(sizes), slot, nullptr});
     it = cache.end() - 1;
   }
   if (!it->ws || it->ws->max_batch() < batch) {

@@ -59,5 +59,14 @@ UpdateReport CheckUpdateInputs(const GaussianMlpPolicy& policy,
 /// valid until the next call on the same thread.
 PolicyWorkspace& ThreadWorkspace(const GaussianMlpPolicy& policy, Eigen::Index batch);
 
+/// As above, for callers that need several of the thread's workspaces alive at once: each
+/// `slot` (>= 0) is a workspace of its own, with the same growth and the same "written before
+/// read" rule; slot 0 is the one the learners use. A MAML contribution keeps its loss workspace
+/// in slot 1 and one tape per inner step in slots 2.. (meta/contribution.cc), so no
+/// contribution allocates batch-sized scratch (fresh pages were ~40 % of its CPU time).
+/// Growing a slot invalidates only that slot's earlier references.
+/// @throws std::invalid_argument when slot < 0.
+PolicyWorkspace& ThreadWorkspace(const GaussianMlpPolicy& policy, Eigen::Index batch, int slot);
+
 }  // namespace internal
 }  // namespace metajoule::agents

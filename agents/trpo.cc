@@ -1,7 +1,9 @@
 #include "agents/trpo.h"
 
 #include <cmath>
+#include <string>
 
+#include "agents/math/checks.h"
 #include "agents/math/conjugate_gradient.h"
 #include "agents/math/losses.h"
 
@@ -40,51 +42,86 @@ UpdateReport TrpoLearner::Update(const TrajectoryBatch& batch, std::mt19937_64& 
     return report;
   }
 
-  // natural-gradient direction: (F + damping I) x = g by conjugate gradient
-  const double damping = config_.cg_damping;
+  // natural-gradient step in the KL trust region (TrustRegionStep)
   const LinearOperator fisher = [&](const Eigen::Ref<const Eigen::VectorXd>& p,
                                     Eigen::Ref<Eigen::VectorXd> out) {
     FisherVectorProduct(policy_, theta_old, batch.obs, p, ws, out);
+  };
+  const TrustRegionProbe probe = [&](const Eigen::Ref<const Eigen::VectorXd>& candidate,
+                                     double& loss, double& kl) {
+    loss = SurrogateLoss(policy_, candidate, batch.obs, batch.actions, advantages, old_log_probs,
+                         ws);
+    kl = MeanKl(policy_, theta_old, candidate, batch.obs, ws);
+  };
+  const TrustRegionResult step =
+      TrustRegionStep(fisher, grad, report.loss_before, probe, config_, theta);
+  report.flops += step.flops;
+  report.line_search_steps = step.line_search_steps;
+  report.status = step.status;
+  report.message = step.message;
+  if (step.status == UpdateStatus::kOk) {
+    report.loss_after = step.loss;
+    report.kl = step.kl;
+    report.entropy = Entropy(policy_, theta);
+  } else if (step.status == UpdateStatus::kLineSearchFailed && step.line_search_steps > 0) {
+    report.message = "TRPO: no step of the line search improved the surrogate within max_kl";
+  }
+  if (step.line_search_steps > 0) report.flops += ws.total_flops();
+  return report;
+}
+
+TrustRegionResult TrustRegionStep(const LinearOperator& curvature,
+                                  const Eigen::Ref<const Eigen::VectorXd>& grad,
+                                  double loss_before, const TrustRegionProbe& probe,
+                                  const TrpoConfig& config, Eigen::Ref<Eigen::VectorXd> theta) {
+  internal::CheckSize("TrustRegionStep: theta size", theta.size(), grad.size());
+  TrustRegionResult result;
+  const Eigen::Index n = grad.size();
+  // natural-gradient direction: (A + damping I) x = g by conjugate gradient
+  const double damping = config.cg_damping;
+  const LinearOperator damped = [&](const Eigen::Ref<const Eigen::VectorXd>& p,
+                                    Eigen::Ref<Eigen::VectorXd> out) {
+    curvature(p, out);
     out += damping * p;
   };
   Eigen::VectorXd direction(n);
-  const int cg_iterations =
-      ConjugateGradient(fisher, grad, config_.cg_iters, config_.cg_residual_tol, direction);
-  report.flops += static_cast<std::uint64_t>(cg_iterations) * 10 * static_cast<std::uint64_t>(n);
+  result.cg_iterations =
+      ConjugateGradient(damped, grad, config.cg_iters, config.cg_residual_tol, direction);
+  result.flops +=
+      static_cast<std::uint64_t>(result.cg_iterations) * 10 * static_cast<std::uint64_t>(n);
   Eigen::VectorXd f_direction(n);
-  fisher(direction, f_direction);
-  // scale to the trust-region boundary: 1/2 s^T F s = max_kl (Schulman et al. 2015, app. C)
+  damped(direction, f_direction);
+  // scale to the trust-region boundary: 1/2 s^T A s = max_kl (Schulman et al. 2015, app. C)
   const double shs = 0.5 * direction.dot(f_direction);
   if (!(shs > 0.0) || !std::isfinite(shs)) {
-    report.status = shs == 0.0 ? UpdateStatus::kLineSearchFailed : UpdateStatus::kNonFiniteGradient;
-    report.message = "TRPO: no descent direction (s^T F s = " + std::to_string(2.0 * shs) + ")";
-    return report;
+    result.status =
+        shs == 0.0 ? UpdateStatus::kLineSearchFailed : UpdateStatus::kNonFiniteGradient;
+    result.message = "TRPO: no descent direction (s^T F s = " + std::to_string(2.0 * shs) + ")";
+    return result;
   }
-  const Eigen::VectorXd full_step = direction / std::sqrt(shs / config_.max_kl);
+  const Eigen::VectorXd full_step = direction / std::sqrt(shs / config.max_kl);
 
-  // backtracking line search: first step with a lower surrogate and KL below max_kl
+  // backtracking line search: first step with a lower loss and KL below max_kl
+  const Eigen::VectorXd theta_old = theta;
   Eigen::VectorXd candidate(n);
   double step_size = 1.0;
-  for (int k = 0; k < config_.line_search_steps; ++k, step_size *= config_.line_search_ratio) {
+  for (int k = 0; k < config.line_search_steps; ++k, step_size *= config.line_search_ratio) {
     candidate = theta_old - step_size * full_step;
-    const double loss = SurrogateLoss(policy_, candidate, batch.obs, batch.actions, advantages,
-                                      old_log_probs, ws);
-    const double kl = MeanKl(policy_, theta_old, candidate, batch.obs, ws);
-    report.line_search_steps = k + 1;
-    if (std::isfinite(loss) && std::isfinite(kl) && loss < report.loss_before &&
-        kl < config_.max_kl && candidate.allFinite()) {
+    double loss = 0.0;
+    double kl = 0.0;
+    probe(candidate, loss, kl);
+    result.line_search_steps = k + 1;
+    if (std::isfinite(loss) && std::isfinite(kl) && loss < loss_before && kl < config.max_kl &&
+        candidate.allFinite()) {
       theta = candidate;
-      report.loss_after = loss;
-      report.kl = kl;
-      report.entropy = Entropy(policy_, theta);
-      report.flops += ws.total_flops();
-      return report;
+      result.loss = loss;
+      result.kl = kl;
+      return result;
     }
   }
-  report.status = UpdateStatus::kLineSearchFailed;
-  report.message = "TRPO: no step of the line search improved the surrogate within max_kl";
-  report.flops += ws.total_flops();
-  return report;
+  result.status = UpdateStatus::kLineSearchFailed;
+  result.message = "TRPO: no step of the line search improved the loss within max_kl";
+  return result;
 }
 
 }  // namespace metajoule::agents

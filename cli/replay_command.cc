@@ -39,6 +39,7 @@ struct ReplayOptions {
   std::optional<double> azimuth, elevation, distance;
   bool no_text{false};
   bool paused{false};
+  int max_frames{0};
 };
 
 // The episodes one run folder contributes: methods x agents x steps (each omitted list takes
@@ -142,11 +143,16 @@ int Replay(const ReplayOptions& o) {
     viewer.camera = camera;
     viewer.columns = columns;
     viewer.paused = o.paused;
+    viewer.max_frames = o.max_frames;
+    sim::ViewerRun run;
     try {
-      sim::RunViewer(std::move(episodes), viewer);
+      run = sim::RunViewer(std::move(episodes), viewer);
     } catch (const sim::NoDisplayError& error) {
       throw ConfigError({}, "", error.what());
     }
+    std::printf(
+        "replay: window closed after %d frames drawn (episode frame %d shown last), GL %s\n",
+        run.frames_drawn, run.last_frame, run.gl.c_str());
     return kExitOk;
   }
 
@@ -238,6 +244,9 @@ std::function<int()> ConfigureReplay(CLI::App& app) {
   app.add_option("--distance", o->distance, "camera distance in metres");
   app.add_flag("--no-text", o->no_text, "no overlay text");
   app.add_flag("--paused", o->paused, "window: start paused");
+  app.add_option("--max-frames", o->max_frames,
+                 "window: close by itself after drawing N frames (scripted checks, xvfb-run)")
+      ->check(CLI::NonNegativeNumber);
   return [o] { return Replay(*o); };
 }
 

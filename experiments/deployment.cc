@@ -19,6 +19,10 @@
 
 namespace metajoule::experiments {
 
+meta::TaskEnv TaskEnvOf(agents::SimRolloutEnv& env) {
+  return {&env, env.horizon(), [&env] { return env.sim_steps(); }};
+}
+
 std::optional<double> DeploymentSummary::adapt_j_per_task() const {
   if (!target || tasks == 0) return std::nullopt;
   return target->energy_j / static_cast<double>(tasks);
@@ -49,16 +53,21 @@ DeploymentSummary DeployToHeldOut(const ExperimentConfig& config, meta::MetaMeth
   info.seed = config.experiment.seed;
   ledger::RunRecorder recorder(store, model, info, meter_selection);
   constexpr std::int32_t kServer = 0;
-  recorder.AddNode({kServer, "server", "", "edge_server", ""});
+  // a mesh (consensus) has no server: a newcomer gets the model from a neighbour over the
+  // sidelink; node 0 of this run stands for that neighbour
+  const bool mesh = config.network.topology.kind == network::TopologyKind::kMesh;
+  const network::LinkKind link_kind = mesh ? network::LinkKind::kSidelink
+                                           : network::LinkKind::kDownlink;
+  recorder.AddNode({kServer, mesh ? "neighbour" : "server", "", "edge_server", ""});
   for (const auto& node : held_out.nodes) recorder.AddNode(node);
 
   // downlink: θ to each newcomer, one unicast each (they join one at a time), in task order
-  network::EmulatedLink downlink(network::LinkKind::kDownlink, config.network.links.downlink);
+  network::EmulatedLink downlink(link_kind, config.network.links.Get(link_kind));
   const std::size_t count = held_out.size();
   std::vector<std::size_t> group(count);
   std::vector<bool> reached(count, false);
   // θ as the newcomers decode it (quantised as the downlink encodes it), per meta-model
-  const network::TensorEncoding encoding = config.network.links.downlink.tensor_encoding;
+  const network::TensorEncoding encoding = config.network.links.Get(link_kind).tensor_encoding;
   std::vector<std::uint64_t> push_bytes;
   std::vector<Eigen::VectorXd> received;
   for (const Eigen::VectorXd& phi : trained.meta_params) {
@@ -85,7 +94,7 @@ DeploymentSummary DeployToHeldOut(const ExperimentConfig& config, meta::MetaMeth
   pool.ParallelFor(count, [&](std::size_t k, int) {
     if (!reached[k]) return;
     agents::SimRolloutEnv env(*held_out.env_worlds[k], held_out.tasks[k], *held_out.env_configs[k]);
-    meta::TaskEnv task{&env, env.horizon(), [&env] { return env.sim_steps(); }};
+    meta::TaskEnv task = TaskEnvOf(env);
     std::mt19937_64 rng(sim::DeriveSeed(sim::DeriveSeed(seed, seed_stream::kHeldOutAdapt), k));
     const std::int32_t node = held_out.nodes[k].id;
     const std::string description = held_out.tasks[k].Describe();

@@ -10,6 +10,7 @@
 #include <optional>
 #include <vector>
 
+#include "agents/sim_env.h"
 #include "common/thread_pool.h"
 #include "experiments/experiment_config.h"
 #include "experiments/meta_run.h"
@@ -18,8 +19,14 @@
 #include "ledger/ledger_store.h"
 #include "ledger/meters.h"
 #include "ledger/queries.h"
+#include "meta/task_env.h"
 
 namespace metajoule::experiments {
+
+/// The meta code's view of one agent's environment: a meta::TaskEnv over `env` (not owned;
+/// `env` must outlive it), with its horizon as episode length and its simulator-call counter.
+/// Shared by the held-out deployment and the replay recordings (experiments/run_episodes.h).
+meta::TaskEnv TaskEnvOf(agents::SimRolloutEnv& env);
 
 /// What the deployment run's ledger says, per adaptation step.
 struct DeploymentSummary {

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <set>
 #include <stdexcept>
+#include <string_view>
 #include <system_error>
 #include <tuple>
 
@@ -187,8 +188,15 @@ std::optional<double> RunEnergyThroughRound(const std::filesystem::path& run_fol
   if (!std::filesystem::is_regular_file(path, error)) return std::nullopt;
   const ledger::LedgerStore store(path.string(), {}, ledger::OpenMode::kReadOnly);
   std::optional<std::int64_t> run;
+  // the latest training run of the method: not a repriced copy, nor the held-out deployment
+  // run of the same method (`<name>:held-out`, experiments/deployment.h)
+  constexpr std::string_view kHeldOut = ":held-out";
   for (const ledger::RunRecord& record : store.Runs()) {
-    if (record.info.method == method && !record.repriced_from) run = record.id;  // the latest
+    const std::string& name = record.info.name;
+    const bool held_out = name.size() >= kHeldOut.size() &&
+                          name.compare(name.size() - kHeldOut.size(), kHeldOut.size(),
+                                       kHeldOut) == 0;
+    if (record.info.method == method && !record.repriced_from && !held_out) run = record.id;
   }
   if (!run) return std::nullopt;
   double energy = 0.0;

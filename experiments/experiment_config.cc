@@ -40,7 +40,7 @@ std::vector<FieldError> Validate(const ExperimentSection& config) {
 }
 
 std::vector<std::string> MethodNames() {
-  return {"random", "scratch", "maml", "fomaml", "reptile", "pretrained", "fedavg"};
+  return {"random", "scratch", "maml", "fomaml", "reptile", "pretrained", "fedavg", "consensus"};
 }
 
 std::vector<FieldError> Validate(const MetaSection& section) {
@@ -70,6 +70,15 @@ std::vector<FieldError> Validate(const EvaluationSection& config) {
   return errors;
 }
 
+std::vector<FieldError> Validate(const RecordingSection& config) {
+  std::vector<FieldError> errors;
+  if (config.agents < 0) {
+    errors.push_back({"agents", "must be >= 0 (agents recorded per cluster), got " +
+                                    std::to_string(config.agents)});
+  }
+  return errors;
+}
+
 ledger::EnergyModelConfig EnergyConfigOf(const ExperimentConfig& config) {
   ledger::EnergyModelConfig energy = config.ledger.energy;
   energy.links.uplink.efficiency_kbit_per_j = config.network.links.uplink.efficiency_kbit_per_j;
@@ -88,14 +97,44 @@ std::vector<FieldError> Validate(const RolloutSection& config) {
 
 std::vector<FieldError> Validate(const ExperimentConfig& config) {
   std::vector<FieldError> errors;
-  bool meta_method = false;
-  for (const std::string& method : config.experiment.methods) {
-    meta_method = meta_method || (method != "random" && method != "scratch");
+  // which method runs on which topology (DESIGN.md "Topologies"): the server-based meta methods
+  // on star or hierarchical, consensus on a mesh only; random and scratch anywhere
+  const network::TopologyKind topology = config.network.topology.kind;
+  std::string topology_name;
+  for (const auto& [name, kind] : network::EnumNames(network::TopologyKind{})) {
+    if (kind == topology) topology_name = name;
   }
-  if (meta_method && config.network.topology.kind != network::TopologyKind::kStar) {
-    errors.push_back({"network.topology.kind",
-                      "meta methods run on the star topology so far (server <-> agents over "
-                      "UL/DL); hierarchical and mesh are not wired into run yet"});
+  for (const std::string& method : config.experiment.methods) {
+    if (method == "random" || method == "scratch") continue;
+    if (method == "consensus" && topology != network::TopologyKind::kMesh) {
+      errors.push_back({"network.topology.kind",
+                        "method \"consensus\" runs on a mesh (models over sidelinks between "
+                        "neighbours, no server), got \"" + topology_name + "\""});
+    } else if (method != "consensus" && topology == network::TopologyKind::kMesh) {
+      errors.push_back({"network.topology.kind",
+                        "method \"" + method + "\" needs a server (topology \"star\" or "
+                        "\"hierarchical\"); a mesh has none (use \"consensus\")"});
+    }
+  }
+  // the TRPO outer step needs every agent's sampled batches at the server (for its KL-Hessian
+  // products); the run's reports carry gradients, not batches (docs/meta.md "MAML-TRPO")
+  if (config.meta.config.outer == meta::OuterStep::kTrpo) {
+    errors.push_back({"meta.outer",
+                      "\"trpo\" runs in the in-process meta study only so far (its step needs "
+                      "every agent's batches at the server; run's reports carry gradients): use "
+                      "\"gradient\""});
+  }
+  if (topology != network::TopologyKind::kStar) {
+    std::vector<int> sizes;
+    for (const sim::ClusterConfig& cluster : config.clusters) sizes.push_back(cluster.agents);
+    // what the cluster sizes make impossible (the field ranges were checked with [network])
+    const std::vector<FieldError> ranges = network::Validate(config.network.topology);
+    for (FieldError& error : network::Validate(config.network.topology, sizes)) {
+      const bool range = std::any_of(ranges.begin(), ranges.end(), [&](const FieldError& e) {
+        return e.key == error.key && e.message == error.message;
+      });
+      if (!range) errors.push_back({"network.topology." + error.key, std::move(error.message)});
+    }
   }
   if (config.clusters.empty()) {
     errors.push_back({"clusters", "at least one [[clusters]] table is required"});

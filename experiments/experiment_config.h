@@ -1,9 +1,12 @@
 #pragma once
 // The experiment file: what `metajoule run|check` reads (docs/config.md is its reference).
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "agents/agent_config.h"
@@ -72,6 +75,31 @@ struct EvaluationSection {
 };
 std::vector<FieldError> Validate(const EvaluationSection& config);
 
+/// Which episodes `run` records for replay (docs/replay.md, "Episodes of a run").
+enum class EpisodeCapture : std::uint8_t { kNone, kFinal };
+constexpr std::array<std::pair<std::string_view, EpisodeCapture>, 2> EnumNames(EpisodeCapture) {
+  return {{{"none", EpisodeCapture::kNone}, {"final", EpisodeCapture::kFinal}}};
+}
+
+/// [recording]: the episodes `run` writes into the run folder's episodes/ after each method has
+/// trained (experiments/run_episodes.h). Recording is a replay artefact: its work is not charged
+/// to the ledger.
+struct RecordingSection {
+  /// "final": the trained model of each recorded agent (meta methods: at theta and after each of
+  /// meta.eval.adaptation_steps adaptation steps on the agent's task); "none": nothing.
+  EpisodeCapture episodes{EpisodeCapture::kFinal};
+  int agents{1};  ///< agents recorded per cluster (its first ones); 0: none
+  /// The policy's mean action mu_theta(s) ("mean") or actions sampled from pi_theta ("sample").
+  agents::EvaluationActions actions{agents::EvaluationActions::kMean};
+  template <class V>
+  void Visit(V& v) {
+    v("episodes", episodes);
+    v("agents", agents);
+    v("actions", actions);
+  }
+};
+std::vector<FieldError> Validate(const RecordingSection& config);
+
 /// [meta]: the meta-learning settings (meta/meta_config.h, docs/meta.md) shared by every meta
 /// method of experiment.methods. The keys that `run` sets itself are not part of the table:
 /// `method` (from experiment.methods), `iterations` (training.rounds), `meta_batch` (every
@@ -120,6 +148,7 @@ struct ExperimentConfig {
   agents::AgentsConfig agents{};
   MetaSection meta{};
   EvaluationSection evaluation{};
+  RecordingSection recording{};
   std::vector<sim::ClusterConfig> clusters{};
   LedgerSection ledger{};
   network::NetworkConfig network{};
@@ -132,6 +161,7 @@ struct ExperimentConfig {
     v("agents", agents);
     v("meta", meta);
     v("evaluation", evaluation);
+    v("recording", recording);
     v("clusters", clusters);
     v("ledger", ledger);
     v("network", network);

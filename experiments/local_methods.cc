@@ -61,8 +61,8 @@ double RunRandom(const ExperimentConfig& config, Population& population, ThreadP
 // [agents] learner, training.rounds updates of agents.episodes_per_update episodes each (the
 // no-transfer baseline of DESIGN.md). Round r records each agent's collection (rollout) and
 // update (learn) as compute events and the batch's mean return as its evaluation.
-double RunScratch(const ExperimentConfig& config, Population& population, ThreadPool& pool,
-                  ledger::RunRecorder& recorder, Progress& progress) {
+ScratchResult RunScratch(const ExperimentConfig& config, Population& population, ThreadPool& pool,
+                         ledger::RunRecorder& recorder, Progress& progress) {
   const auto seed = static_cast<std::uint64_t>(config.experiment.seed);
   std::vector<agents::Agent> learners;
   learners.reserve(population.tasks.size());
@@ -103,7 +103,13 @@ double RunScratch(const ExperimentConfig& config, Population& population, Thread
                    rejected > 0 ? Format("%d updates rejected", rejected) : std::string());
   }
   progress.End();
-  return mean;
+  ScratchResult result;
+  result.mean_return = mean;
+  for (const agents::Agent& learner : learners) {
+    result.policies.push_back(learner.policy());
+    result.final_params.push_back(learner.theta());
+  }
+  return result;
 }
 
 }  // namespace metajoule::experiments

@@ -3,6 +3,11 @@
 // the floor) and `scratch` (every agent learns its own task from a random initialisation, the
 // no-transfer baseline of DESIGN.md "Methods").
 
+#include <vector>
+
+#include <Eigen/Core>
+
+#include "agents/math/gaussian_policy.h"
 #include "common/thread_pool.h"
 #include "experiments/experiment_config.h"
 #include "experiments/population.h"
@@ -18,10 +23,18 @@ namespace metajoule::experiments {
 double RunRandom(const ExperimentConfig& config, Population& population, ThreadPool& pool,
                  ledger::RunRecorder& recorder, const ledger::Meter& meter);
 
+/// What method "scratch" leaves: its last return and every agent's trained policy.
+struct ScratchResult {
+  double mean_return{0.0};  ///< the last round's mean return over agents
+  /// Per agent (population order): its policy and final parameters theta (num_params()).
+  std::vector<agents::GaussianMlpPolicy> policies;
+  std::vector<Eigen::VectorXd> final_params;
+};
+
 /// Method "scratch": training.rounds updates of the [agents] learner per agent. Round r records
 /// each agent's collection (rollout) and update (learn) as compute events and the batch's mean
-/// return as its evaluation. Returns the last round's mean return over agents.
-double RunScratch(const ExperimentConfig& config, Population& population, ThreadPool& pool,
-                  ledger::RunRecorder& recorder, Progress& progress);
+/// return as its evaluation.
+ScratchResult RunScratch(const ExperimentConfig& config, Population& population, ThreadPool& pool,
+                         ledger::RunRecorder& recorder, Progress& progress);
 
 }  // namespace metajoule::experiments

@@ -35,6 +35,8 @@ constexpr const char* kOuterLoss = "outer_loss";
 constexpr const char* kMessage = "message";
 constexpr const char* kTheta = "theta";
 constexpr const char* kUpdate = "update";
+constexpr const char* kCount = "count";
+constexpr const char* kRejected = "rejected";
 
 // a whole number in [min, max] carried as a float64 scalar
 bool WholeNumber(double value, double min, double max) {
@@ -44,7 +46,8 @@ bool WholeNumber(double value, double min, double max) {
 network::Content ContentOf(meta::MetaMethod method) {
   switch (method) {
     case meta::MetaMethod::kReptile: return network::Content::kDelta;
-    case meta::MetaMethod::kFedAvg: return network::Content::kModel;
+    case meta::MetaMethod::kFedAvg:
+    case meta::MetaMethod::kConsensus: return network::Content::kModel;
     default: return network::Content::kGradient;
   }
 }
@@ -187,6 +190,62 @@ std::optional<MetaReport> ParseMetaReport(const network::Message& report, std::s
   result.measurement.cpu_seconds = *report.FindScalar(kCpuSeconds);
   result.measurement.wall_seconds = *report.FindScalar(kWallSeconds);
   result.measurement.package_j = report.FindScalar(kPackageJoules);
+  return result;
+}
+
+// ---- cluster aggregates ----
+
+network::Message MakeClusterAggregate(meta::MetaMethod method, const ClusterAggregate& aggregate) {
+  std::vector<float> sum(static_cast<std::size_t>(aggregate.count > 0 ? aggregate.sum.size() : 0));
+  int count = aggregate.count;
+  int rejected = aggregate.rejected;
+  double weight = aggregate.weight;
+  for (std::size_t i = 0; i < sum.size(); ++i) {
+    sum[i] = static_cast<float>(aggregate.sum[static_cast<Eigen::Index>(i)]);
+    if (!std::isfinite(sum[i])) {
+      // beyond float32: the head cannot forward it
+      sum.clear();
+      rejected += count;
+      count = 0;
+      weight = 0.0;
+      break;
+    }
+  }
+  return network::MakeUpdateReport(network::kAnyNode, 0, ContentOf(method), sum,
+                                   {{kWeight, weight},
+                                    {kCount, static_cast<double>(count)},
+                                    {kRejected, static_cast<double>(rejected)}});
+}
+
+std::optional<ClusterAggregate> ParseClusterAggregate(const network::Message& message,
+                                                      std::string& error) {
+  const network::Tensor* update = message.FindTensor(kUpdate);
+  const auto weight = message.FindScalar(kWeight);
+  const auto count = message.FindScalar(kCount);
+  const auto rejected = message.FindScalar(kRejected);
+  if (message.kind != network::MessageKind::kUpdateReport || update == nullptr || !weight ||
+      !count || !rejected) {
+    error = "a cluster aggregate needs a tensor \"update\" and scalars \"weight\", \"count\" "
+            "and \"rejected\"";
+    return std::nullopt;
+  }
+  if (!WholeNumber(*count, 0.0, 2147483647.0) || !WholeNumber(*rejected, 0.0, 2147483647.0)) {
+    error = "scalars \"count\" and \"rejected\" must be whole numbers >= 0";
+    return std::nullopt;
+  }
+  if (!(std::isfinite(*weight) && *weight >= 0.0) || (*count > 0) != (*weight > 0.0) ||
+      (*count > 0) == update->values.empty()) {
+    error = "an aggregate of n > 0 contributions needs a weight > 0 and a sum, of none neither";
+    return std::nullopt;
+  }
+  ClusterAggregate result;
+  result.weight = *weight;
+  result.count = static_cast<int>(*count);
+  result.rejected = static_cast<int>(*rejected);
+  result.sum.resize(static_cast<Eigen::Index>(update->values.size()));
+  for (std::size_t i = 0; i < update->values.size(); ++i) {
+    result.sum[static_cast<Eigen::Index>(i)] = update->values[i];
+  }
   return result;
 }
 

@@ -62,6 +62,25 @@ network::Message MakeMetaReport(const meta::Contribution& contribution,
 /// The report's content; nullopt with `error` set when it is malformed.
 std::optional<MetaReport> ParseMetaReport(const network::Message& report, std::string& error);
 
+/// What a cluster head forwards to the server in a hierarchical round (docs/protocol.md,
+/// "Hierarchical rounds"): the weighted sum of its cluster's accepted contributions,
+/// sum_i w_i v_i (w_i: the FedAvg weight for fedavg, 1 otherwise), their total weight and count,
+/// so that the server's mean over every report, sum / weight, is the star topology's.
+struct ClusterAggregate {
+  Eigen::VectorXd sum;  ///< empty when count is 0
+  double weight{0.0};   ///< sum_i w_i
+  int count{0};         ///< contributions aggregated
+  int rejected{0};      ///< reports the head received but could not use
+};
+
+/// The update report of an aggregate (content as the method's reports, tensor "update" = the
+/// sum as float32 values, scalars "weight", "count", "rejected"). A sum that float32 cannot
+/// hold is sent as an empty aggregate (count 0) with its contributions counted rejected.
+network::Message MakeClusterAggregate(meta::MetaMethod method, const ClusterAggregate& aggregate);
+/// The aggregate's content; nullopt with `error` set when it is malformed.
+std::optional<ClusterAggregate> ParseClusterAggregate(const network::Message& message,
+                                                      std::string& error);
+
 /// One robot of a run: its task environment and the policy shape of its group, built from the
 /// experiment config and the population (agent index `agent`, ledger node agent + 1).
 class MetaAgent {

@@ -1,10 +1,16 @@
 #pragma once
-// The meta methods (maml, fomaml, reptile, pretrained, fedavg) on the star topology
-// (DESIGN.md "The run, as data flows"): per round and meta-model, the server pushes phi over the
+// The meta methods (maml, fomaml, reptile, pretrained, fedavg) on the star and hierarchical
+// topologies, and consensus on a mesh (experiments/consensus_run.h) (DESIGN.md "The run, as
+// data flows", "Topologies"). Star: per round and meta-model, the server pushes phi over the
 // downlink, every agent of the group computes its contribution on its own task and reports it
-// over the uplink, the server aggregates what arrived and updates phi. The pushes and reports
-// are real messages (experiments/meta_agent.h) moved by a MetaExchange; what the wireless links
-// would have cost and lost is drawn on the server's virtual clock (docs/links.md).
+// over the uplink, the server aggregates what arrived and updates phi. Hierarchical: the server
+// pushes phi to each cluster head, the head relays it to its members over the sidelink, the
+// members report to the head over the sidelink, the head forwards one aggregate (weighted sum,
+// weight, count) over the uplink, and the server's mean over every report is the star's. The
+// pushes and reports are real messages (experiments/meta_agent.h) moved by a MetaExchange
+// between the server and each agent; what the wireless links would have cost and lost, and
+// what a head does with the messages it relays, is emulated on the server (docs/links.md,
+// docs/protocol.md "Hierarchical rounds").
 
 #include <algorithm>
 #include <cstddef>
@@ -32,6 +38,11 @@ struct MetaRunResult {
   /// Reports expected but not received (an agent that died, stalled past the round timeout, or
   /// was not a member), each recorded in the ledger (docs/protocol.md, "Runs").
   int missing_reports{0};
+  /// Hierarchical topology: member reports the sidelink lost on the way to their head, and
+  /// cluster aggregates the uplink lost on the way to the server (each marked in the ledger as
+  /// a missing report: 0 bits, 0 attempts, phase other, on the leg's link).
+  int lost_reports{0};
+  int lost_aggregates{0};
   ExchangeStats exchange{};  ///< where the exchange time went (transport overhead)
   std::string transport;     ///< the exchange's name ("emulated", "inproc", "tcp", an endpoint)
   /// Mean return of the last round's reports: after adaptation for maml and fomaml, at the
@@ -39,7 +50,10 @@ struct MetaRunResult {
   double last_return{0.0};
   std::vector<std::vector<std::size_t>> groups;  ///< agent indices of each group
   std::vector<std::unique_ptr<agents::GaussianMlpPolicy>> policies;  ///< per group
-  std::vector<Eigen::VectorXd> meta_params;  ///< the trained meta-parameters, per group
+  /// The trained meta-parameters, per group (consensus: the average of the group's agents'
+  /// models, experiments/consensus_run.h).
+  std::vector<Eigen::VectorXd> meta_params;
+  std::vector<Eigen::VectorXd> agent_models;  ///< consensus: every agent's model; else empty
 };
 
 /// Trains `method` for training.rounds rounds. Each agent's work is one compute event, each
@@ -53,10 +67,13 @@ MetaRunResult RunMeta(const ExperimentConfig& config, meta::MetaMethod method,
                       Population& population, ThreadPool& pool, ledger::RunRecorder& recorder,
                       const ledger::Meter& meter, std::ostream& out);
 
+/// `method` consensus runs RunConsensus (experiments/consensus_run.h) on `pool`.
+///
 /// The same over a given exchange (e.g. remote agents of `metajoule serve`). The server side
 /// (links, ledger, learner) runs on this thread; `meter` measures the server's updates. A
 /// report that does not come is recorded as missing: an uplink event of 0 bits and 0 attempts
 /// in phase "other" for that node and round.
+/// @throws ConfigError for consensus, which has no server.
 MetaRunResult RunMeta(const ExperimentConfig& config, meta::MetaMethod method,
                       const Population& population, MetaExchange& exchange,
                       ledger::RunRecorder& recorder, const ledger::Meter& meter,

@@ -24,7 +24,11 @@ namespace {
 
 std::optional<meta::MetaMethod> MetaMethodOf(const std::string& name) {
   for (const auto& [method_name, value] : meta::EnumNames(meta::MetaMethod{})) {
-    if (method_name == name && value != meta::MetaMethod::kScratch) return value;
+    // consensus has no server: its agents mix among themselves over a mesh
+    if (method_name == name && value != meta::MetaMethod::kScratch &&
+        value != meta::MetaMethod::kConsensus) {
+      return value;
+    }
   }
   return std::nullopt;
 }
@@ -133,8 +137,8 @@ RunSummary ServeExperiment(const ExperimentConfig& config, const ServeOptions& o
   for (const std::string& method : config.experiment.methods) {
     const std::optional<meta::MetaMethod> meta_method = MetaMethodOf(method);
     if (!meta_method) {
-      out << "  " << method << ": not a meta method, nothing to serve (run it with `metajoule "
-          << "run`)\n";
+      out << "  " << method << ": " << (method == "consensus" ? "no server in a mesh" : "not a meta method")
+          << ", nothing to serve (run it with `metajoule run`)\n";
       continue;
     }
     ledger::RunInfo info;

@@ -7,6 +7,7 @@
 #include <ostream>
 #include <random>
 #include <stdexcept>
+#include <vector>
 
 #include "agents/learner_config.h"
 #include "agents/math/gaussian_policy.h"
@@ -53,6 +54,7 @@ meta::MetaConfig MethodConfig(const MetaStudyConfig& config, meta::MetaMethod me
   if (!meta::UsesMetaGradient(m)) {
     m.learn_inner_lr = false;
     m.first_order = false;
+    m.outer = meta::OuterStep::kGradient;  // MAML-TRPO applies to maml and fomaml only
   }
   return m;
 }
@@ -158,13 +160,16 @@ std::string FormatMetaStudy(const MetaStudyResult& result) {
   std::snprintf(line, sizeof(line),
                 "### %s: %d training tasks, %d held-out tasks, seed %llu\n\n"
                 "policy %s tanh; inner lr %.3g, %d inner step(s), %d+%d trajectories per task; "
-                "meta-batch %d, %d iterations, outer %s lr %.3g; reptile %d steps, eps %.3g; "
+                "meta-batch %d, %d iterations, outer %s %.3g; reptile %d steps, eps %.3g; "
                 "eval %d steps x %d trajectories; oracle %d Adam VPG updates x %d trajectories "
                 "(lr %.3g); %d threads\n\n",
                 c.task.family.c_str(), c.train_tasks, c.test_tasks,
                 static_cast<unsigned long long>(c.seed), hidden.c_str(), m.inner_lr,
                 m.inner_steps, m.inner_episodes, m.outer_episodes, m.meta_batch, m.iterations,
-                m.outer_optimizer == agents::OptimizerKind::kAdam ? "Adam" : "SGD", m.outer_lr,
+                m.outer == meta::OuterStep::kTrpo
+                    ? "TRPO (maml, fomaml), max KL"
+                    : (m.outer_optimizer == agents::OptimizerKind::kAdam ? "Adam lr" : "SGD lr"),
+                m.outer == meta::OuterStep::kTrpo ? m.trpo.max_kl : m.outer_lr,
                 c.reptile_inner_steps, c.reptile_epsilon, m.eval.adaptation_steps,
                 m.eval.episodes, m.eval.oracle_iterations, m.eval.oracle_episodes,
                 m.eval.oracle_lr, c.threads);
@@ -174,17 +179,31 @@ std::string FormatMetaStudy(const MetaStudyResult& result) {
   const meta::AdaptationCurve* maml = result.table.Find("maml");
   const meta::AdaptationCurve* pretrained = result.table.Find("pretrained");
   const meta::AdaptationCurve* scratch = result.table.Find("scratch");
+  // the difference of two rows after one step, with the standard error of the per-task
+  // (paired) differences: every row is evaluated on the same held-out tasks
+  const auto paired = [&](const meta::AdaptationCurve& a, const meta::AdaptationCurve& b,
+                          const char* label) {
+    double se = std::nan("");
+    const std::size_t n = a.task_returns.size();
+    if (n > 1 && b.task_returns.size() == n) {
+      std::vector<double> d(n);
+      double mean = 0.0;
+      for (std::size_t t = 0; t < n; ++t) {
+        d[t] = a.task_returns[t][1] - b.task_returns[t][1];
+        mean += d[t];
+      }
+      mean /= static_cast<double>(n);
+      double squares = 0.0;
+      for (const double x : d) squares += (x - mean) * (x - mean);
+      se = std::sqrt(squares / (static_cast<double>(n) - 1.0) / static_cast<double>(n));
+    }
+    std::snprintf(line, sizeof(line), "- maml - %s after 1 step: %+.2f (paired s.e. %.2f)\n",
+                  label, a.mean_return[1] - b.mean_return[1], se);
+    out += line;
+  };
   if (maml != nullptr && maml->mean_return.size() > 1) {
-    if (pretrained != nullptr) {
-      std::snprintf(line, sizeof(line), "- maml - pretrained after 1 step: %+.2f\n",
-                    maml->mean_return[1] - pretrained->mean_return[1]);
-      out += line;
-    }
-    if (scratch != nullptr) {
-      std::snprintf(line, sizeof(line), "- maml - scratch after 1 step: %+.2f\n",
-                    maml->mean_return[1] - scratch->mean_return[1]);
-      out += line;
-    }
+    if (pretrained != nullptr) paired(*maml, *pretrained, "pretrained");
+    if (scratch != nullptr) paired(*maml, *scratch, "scratch");
   }
   for (const auto& row : result.table.rows) {
     if (row.name == "scratch" || row.name == "oracle") continue;
@@ -249,6 +268,13 @@ MetaStudyConfig Reach2dStudy() {
   // measured: 1e-2 leaves MAML short of convergence after 40 iterations (55 % of the gap
   // closed), 3e-2 reaches 79 %; 3e-2 for 100 iterations over-specialises to one step
   config.meta.outer_lr = 3e-2;
+  return config;
+}
+
+MetaStudyConfig Reach2dTrpoStudy() {
+  MetaStudyConfig config = Reach2dStudy();
+  config.methods = {meta::MetaMethod::kMaml, meta::MetaMethod::kPretrained};
+  config.meta.outer = meta::OuterStep::kTrpo;  // MAML-RL's max KL 0.01 (MetaTrpoConfig)
   return config;
 }
 

@@ -63,7 +63,8 @@ struct MetaStudyResult {
 MetaStudyResult RunMetaStudy(const MetaStudyConfig& config, std::ostream* progress = nullptr);
 
 /// Markdown: settings, the evaluation table, the gaps closed (vs scratch at 0 steps and the
-/// oracle), MAML's margins over pretrained and scratch at 1 step, and times.
+/// oracle), MAML's margins over pretrained and scratch at 1 step (with the standard error of
+/// the per-task differences: every row is evaluated on the same held-out tasks), and times.
 std::string FormatMetaStudy(const MetaStudyResult& result);
 
 /// Benchmark rows (meta/benchmark.h) for each method of config.methods, `iterations`
@@ -75,5 +76,8 @@ std::vector<meta::MetaBenchmarkResult> RunMetaStudyBenchmark(const MetaStudyConf
 /// goals in `goal_low`..`goal_high`), sized for 2 cores (docs/meta.md "Measured results").
 MetaStudyConfig Nav2dStudy();
 MetaStudyConfig Reach2dStudy();
+/// Reach2dStudy with MAML-TRPO as the outer step (meta.outer = "trpo"), maml and pretrained
+/// only (pretrained keeps its Adam step); docs/meta.md "MAML-TRPO on reach2d".
+MetaStudyConfig Reach2dTrpoStudy();
 
 }  // namespace metajoule::experiments

@@ -14,6 +14,7 @@
 #include "experiments/meta_run.h"
 #include "experiments/population.h"
 #include "experiments/progress.h"
+#include "experiments/run_episodes.h"
 #include "experiments/run_folder.h"
 #include "ledger/energy_model.h"
 #include "ledger/ledger_store.h"
@@ -154,12 +155,14 @@ RunSummary RunExperiment(const ExperimentConfig& config, std::ostream& out) {
     row.method = method;
     row.ledger_run = recorder.run();
     std::optional<MetaRunResult> trained;
+    std::optional<ScratchResult> scratch;
     meta::MetaMethod meta_method{};
     try {
       if (method == "random") {
         row.mean_return = RunRandom(config, population, pool, recorder, meter);
       } else if (method == "scratch") {
-        row.mean_return = RunScratch(config, population, pool, recorder, progress);
+        scratch = RunScratch(config, population, pool, recorder, progress);
+        row.mean_return = scratch->mean_return;
       } else {
         bool found = false;
         for (const auto& [name, value] : meta::EnumNames(meta::MetaMethod{})) {
@@ -179,6 +182,9 @@ RunSummary RunExperiment(const ExperimentConfig& config, std::ostream& out) {
     recorder.Finish();
     row.wall_seconds = ledger::MonotonicSeconds() - start;
     row.ledger_seconds = recorder.recording_seconds();
+    // replay episodes of what it trained ([recording]; not charged to the ledger)
+    RecordMethodEpisodes(config, method, population, trained ? &*trained : nullptr, meta_method,
+                         scratch ? &*scratch : nullptr, folder.path, pool, out);
 
     // every figure of the tables comes back from the ledger
     row.SetEnergy(ledger::QueryBreakdown(store, row.ledger_run));

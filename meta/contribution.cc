@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <memory>
+#include <span>
 #include <stdexcept>
 #include <vector>
 
@@ -118,19 +120,24 @@ Contribution MamlContribution(const MetaConfig& config, const agents::GaussianMl
   path[0] = meta_params.head(p);
   Eigen::VectorXd grad(p);
   // second order: each inner step runs in a workspace of its own, which keeps its forward pass
-  // for the Hessian-vector product of the backward pass (MetaGradientBackward's tapes)
+  // for the Hessian-vector product of the backward pass (MetaGradientBackward's tapes); they
+  // are the thread's (slots after the sampler's), so no contribution allocates batch-sized
+  // scratch, and every buffer of a tape is written by its inner step before it is read
   const bool first_order = IsFirstOrder(config);
-  std::vector<agents::PolicyWorkspace> tapes;
+  std::vector<agents::PolicyWorkspace*> tape_ptrs;
   if (!first_order) {
-    tapes.reserve(k_steps);
+    tape_ptrs.reserve(k_steps);
     for (std::size_t k = 0; k < k_steps; ++k) {
-      tapes.emplace_back(policy, config.inner_episodes * task.max_steps);
+      tape_ptrs.push_back(&agents::internal::ThreadWorkspace(
+          policy, Eigen::Index{config.inner_episodes} * task.max_steps,
+          TaskSampler::kLossSlot + 1 + static_cast<int>(k)));
+      tape_ptrs.back()->ResetFlops();
     }
   }
   const auto finish = [&] {
     Finish(sampler, result);
-    for (const agents::PolicyWorkspace& tape : tapes) {
-      result.work.policy_flops += tape.total_flops();
+    for (const agents::PolicyWorkspace* ws : tape_ptrs) {
+      result.work.policy_flops += ws->total_flops();
     }
   };
   for (std::size_t k = 0; k < k_steps; ++k) {
@@ -144,8 +151,8 @@ Contribution MamlContribution(const MetaConfig& config, const agents::GaussianMl
     }
     if (k == 0) result.pre_adaptation_return = mean_return;
     const auto start = std::chrono::steady_clock::now();
-    InnerStep(policy, path[k], alpha, inner[k], first_order ? sampler.loss_workspace() : tapes[k],
-              grad, path[k + 1]);
+    agents::PolicyWorkspace& step_ws = first_order ? sampler.loss_workspace() : *tape_ptrs[k];
+    InnerStep(policy, path[k], alpha, inner[k], step_ws, grad, path[k + 1]);
     result.timing.inner_seconds += SecondsSince(start);
     if (!path[k + 1].allFinite()) {
       finish();
@@ -172,13 +179,21 @@ Contribution MamlContribution(const MetaConfig& config, const agents::GaussianMl
   Eigen::VectorXd grad_alpha;
   result.outer_loss = MetaGradientBackward(policy, path, alpha, inner, outer, first_order,
                                            sampler.loss_workspace(), result.vector.head(p),
-                                           config.learn_inner_lr ? &grad_alpha : nullptr, tapes);
+                                           config.learn_inner_lr ? &grad_alpha : nullptr,
+                                           std::span<agents::PolicyWorkspace* const>(tape_ptrs));
   if (config.learn_inner_lr) result.vector.tail(p) = grad_alpha;
   result.timing.outer_seconds += SecondsSince(start);
   finish();
   if (!std::isfinite(result.outer_loss) || !result.vector.allFinite()) {
     return Fail(result, UpdateStatus::kNonFiniteGradient,
                 "maml: the outer loss or the meta-gradient is not finite");
+  }
+  if (config.outer == OuterStep::kTrpo) {
+    // the server's MAML-TRPO step re-runs the adaptation on these batches (meta/meta_trpo.h)
+    auto trace = std::make_shared<MamlTrace>();
+    trace->inner = std::move(inner);
+    trace->outer = std::move(outer);
+    result.trace = std::move(trace);
   }
   return result;
 }
@@ -273,7 +288,9 @@ Contribution ComputeContribution(const MetaConfig& config,
     case MetaMethod::kReptile: return ReptileContribution(config, policy, meta_params, task, rng);
     case MetaMethod::kPretrained:
       return GradientContribution(config, policy, meta_params, task, rng);
-    case MetaMethod::kFedAvg: return FedAvgContribution(config, policy, meta_params, task, rng);
+    case MetaMethod::kFedAvg:
+    case MetaMethod::kConsensus:  // the local step of consensus is fedavg's (meta/consensus.h)
+      return FedAvgContribution(config, policy, meta_params, task, rng);
     case MetaMethod::kScratch: break;
   }
   throw std::invalid_argument(

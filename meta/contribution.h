@@ -22,13 +22,16 @@
 // each task and round its own stream (StreamSeed(seed, round, task)).
 
 #include <limits>
+#include <memory>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "agents/math/eigen.h"
 #include "agents/math/gaussian_policy.h"
 #include "agents/trajectory.h"
 #include "meta/meta_config.h"
+#include "meta/meta_gradient.h"
 #include "meta/task_env.h"
 
 namespace metajoule::meta {
@@ -40,6 +43,13 @@ struct ContributionTiming {
   double inner_seconds{0.0};     ///< advantages of the inner batches and the inner steps
   double outer_seconds{0.0};     ///< outer-batch advantages and the meta-gradient backward pass
   double total() const { return sampling_seconds + inner_seconds + outer_seconds; }
+};
+
+/// The batches of a maml/fomaml contribution, kept for the in-process MAML-TRPO outer step
+/// (meta/meta_trpo.h), which re-runs the adaptation on them. Never sent over the network.
+struct MamlTrace {
+  std::vector<LossBatch> inner;  ///< D_0..D_{K-1}, with their advantages
+  LossBatch outer;               ///< D_out
 };
 
 /// What an agent sends back after one round, and what it cost.
@@ -57,6 +67,8 @@ struct Contribution {
   double post_adaptation_return{std::numeric_limits<double>::quiet_NaN()};
   double outer_loss{std::numeric_limits<double>::quiet_NaN()};  ///< maml/fomaml: L_out(theta')
   ContributionTiming timing{};
+  /// maml/fomaml with outer = "trpo": the batches (null otherwise, and for a failed one).
+  std::shared_ptr<const MamlTrace> trace{};
   bool ok() const { return status == agents::UpdateStatus::kOk; }
 };
 

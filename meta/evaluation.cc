@@ -33,6 +33,7 @@ void Summarise(const std::vector<std::vector<double>>& per_task, int steps,
   const auto n = static_cast<double>(per_task.size());
   curve.mean_return.assign(static_cast<std::size_t>(steps) + 1, 0.0);
   curve.std_error.assign(static_cast<std::size_t>(steps) + 1, 0.0);
+  curve.task_returns = per_task;
   for (std::size_t s = 0; s <= static_cast<std::size_t>(steps); ++s) {
     double sum = 0.0;
     for (const auto& row : per_task) sum += row[s];
@@ -136,6 +137,7 @@ TaskAdaptation Adapt(const MetaConfig& config, const agents::GaussianMlpPolicy& 
   WorkCounts before = sampler.work();
   for (int s = 0; s <= steps; ++s) {
     const auto step = static_cast<std::size_t>(s);
+    result.thetas.push_back(theta);
     double mean_return = std::numeric_limits<double>::quiet_NaN();
     const agents::UpdateStatus status = sampler.Sample(theta, config.eval.episodes, rng, batch,
                                                        mean_return, message, ignored_seconds);

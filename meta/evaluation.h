@@ -29,6 +29,9 @@ struct AdaptationCurve {
   std::string name;
   std::vector<double> mean_return;  ///< S + 1 entries, step 0..S
   std::vector<double> std_error;    ///< standard error over tasks, S + 1 entries
+  /// task_returns[t][s]: mean return of held-out task t after s steps (for paired comparisons:
+  /// every row uses the same tasks in the same order).
+  std::vector<std::vector<double>> task_returns;
   WorkCounts work{};                ///< evaluation (and, for the oracle, training) work
   int failed_steps{0};              ///< adaptation steps rejected (non-finite); theta kept
 };
@@ -52,6 +55,8 @@ struct EvaluationTable {
 /// One task's adaptation: the return of each step's batch and the work each step cost.
 struct TaskAdaptation {
   std::vector<double> returns;       ///< S + 1 entries, step 0..S (NaN where sampling failed)
+  /// S + 1 entries: theta_s, the parameters step s sampled at (a rejected step keeps theta_s)
+  std::vector<Eigen::VectorXd> thetas;
   std::vector<WorkCounts> step_work;  ///< S + 1 entries: sampling step s's batch and, for s < S,
                                       ///< the VPG step that follows it
   int failed_steps{0};

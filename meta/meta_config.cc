@@ -39,6 +39,20 @@ std::string_view MetaMethodName(MetaMethod method) {
   return "unknown";
 }
 
+std::vector<FieldError> Validate(const MetaTrpoConfig& config) {
+  std::vector<FieldError> errors;
+  Positive("max_kl", config.max_kl, errors);
+  AtLeast("cg_iters", config.cg_iters, 1, errors);
+  NonNegative("cg_damping", config.cg_damping, errors);
+  NonNegative("cg_residual_tol", config.cg_residual_tol, errors);
+  AtLeast("line_search_steps", config.line_search_steps, 1, errors);
+  if (!(config.line_search_ratio > 0.0 && config.line_search_ratio < 1.0)) {
+    errors.push_back(
+        {"line_search_ratio", "must be in (0, 1), got " + Num(config.line_search_ratio)});
+  }
+  return errors;
+}
+
 std::vector<FieldError> Validate(const EvaluationConfig& config) {
   std::vector<FieldError> errors;
   AtLeast("adaptation_steps", config.adaptation_steps, 0, errors);
@@ -68,6 +82,19 @@ std::vector<FieldError> Validate(const MetaConfig& config) {
                                             std::string(MetaMethodName(config.method)) + "\""});
   }
   Nest("advantage", agents::Validate(config.advantage), errors);
+  if (config.outer == OuterStep::kTrpo) {
+    if (!UsesMetaGradient(config)) {
+      errors.push_back({"outer", "\"trpo\" needs method = \"maml\" or \"fomaml\", got \"" +
+                                     std::string(MetaMethodName(config.method)) + "\""});
+    } else if (config.learn_inner_lr) {
+      errors.push_back({"outer", "\"trpo\" does not support learn_inner_lr = true (Meta-SGD)"});
+    }
+    if (config.max_grad_norm != 0.0) {
+      errors.push_back({"max_grad_norm", "applies to outer = \"gradient\" only, got " +
+                                             Num(config.max_grad_norm) + " with outer = \"trpo\""});
+    }
+  }
+  Nest("trpo", Validate(config.trpo), errors);
   Positive("outer_lr", config.outer_lr, errors);
   HalfOpenUnit("adam_beta1", config.adam_beta1, errors);
   HalfOpenUnit("adam_beta2", config.adam_beta2, errors);

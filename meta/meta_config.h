@@ -4,8 +4,8 @@
 // Validate() returning FieldError{key, message} with keys relative to the struct
 // ("eval.episodes"). Defaults follow MAML-RL on 2-D navigation (Finn et al. 2017; DESIGN.md
 // "Reference tasks"): one inner VPG step with learning rate 0.1 on 20 trajectories per task,
-// the linear feature baseline, GAE lambda = 1, normalised advantages. The outer optimiser is
-// Adam on the meta-gradient (MAML-TRPO is not implemented; docs/meta.md says why).
+// the linear feature baseline, GAE lambda = 1, normalised advantages. The outer step is Adam
+// (or SGD) on the mean meta-gradient, or MAML-TRPO (outer = "trpo", meta/meta_trpo.h).
 
 #include <array>
 #include <cstdint>
@@ -24,18 +24,51 @@ namespace metajoule::meta {
 ///  - fomaml:     grad L_out(theta') (first-order MAML);
 ///  - reptile:    theta' - theta after inner_steps SGD steps (Nichol et al. 2018);
 ///  - pretrained: grad L(theta) on the agent's task (joint multi-task training, FedSGD);
-///  - fedavg:     the locally trained model theta' (McMahan et al. 2017).
-enum class MetaMethod : std::uint8_t { kScratch, kMaml, kFomaml, kReptile, kPretrained, kFedAvg };
-constexpr std::array<std::pair<std::string_view, MetaMethod>, 6> EnumNames(MetaMethod) {
+///  - fedavg:     the locally trained model theta' (McMahan et al. 2017);
+///  - consensus:  no uplink: fedavg's local step, then the model to the mesh neighbours over
+///                sidelinks and a Metropolis-Hastings average (meta/consensus.h; no server).
+enum class MetaMethod : std::uint8_t {
+  kScratch, kMaml, kFomaml, kReptile, kPretrained, kFedAvg, kConsensus
+};
+constexpr std::array<std::pair<std::string_view, MetaMethod>, 7> EnumNames(MetaMethod) {
   return {{{"scratch", MetaMethod::kScratch},
            {"maml", MetaMethod::kMaml},
            {"fomaml", MetaMethod::kFomaml},
            {"reptile", MetaMethod::kReptile},
            {"pretrained", MetaMethod::kPretrained},
-           {"fedavg", MetaMethod::kFedAvg}}};
+           {"fedavg", MetaMethod::kFedAvg},
+           {"consensus", MetaMethod::kConsensus}}};
 }
 /// "scratch", "maml", ... (the EnumNames spelling).
 std::string_view MetaMethodName(MetaMethod method);
+
+/// The outer step of maml and fomaml: one outer_optimizer step (Adam or SGD) on the mean
+/// meta-gradient, or the MAML-TRPO step (Finn et al. 2017, section 5.3: a natural-gradient step
+/// in a KL trust region around the adapted policies, meta/meta_trpo.h).
+enum class OuterStep : std::uint8_t { kGradient, kTrpo };
+constexpr std::array<std::pair<std::string_view, OuterStep>, 2> EnumNames(OuterStep) {
+  return {{{"gradient", OuterStep::kGradient}, {"trpo", OuterStep::kTrpo}}};
+}
+
+/// Settings of the MAML-TRPO outer step (MAML-RL's defaults: step size 0.01, 10 CG iterations,
+/// damping 1e-5, 15 backtracks with ratio 0.8).
+struct MetaTrpoConfig {
+  double max_kl{0.01};            ///< mean KL of the adapted policies, trust-region radius, > 0
+  int cg_iters{10};               ///< conjugate-gradient iterations, >= 1
+  double cg_damping{1e-5};        ///< added to the KL Hessian's diagonal, >= 0
+  double cg_residual_tol{1e-10};  ///< stop CG when r.r falls below, >= 0
+  int line_search_steps{15};      ///< backtracking steps, >= 1
+  double line_search_ratio{0.8};  ///< step shrink per backtrack, in (0, 1)
+  template <class V>
+  void Visit(V& v) {
+    v("max_kl", max_kl);
+    v("cg_iters", cg_iters);
+    v("cg_damping", cg_damping);
+    v("cg_residual_tol", cg_residual_tol);
+    v("line_search_steps", line_search_steps);
+    v("line_search_ratio", line_search_ratio);
+  }
+};
 
 /// The evaluation protocol of Finn et al. 2017, section 5.3: held-out tasks, average return
 /// after 0, 1, ..., adaptation_steps inner-learning-rate VPG steps of `episodes` trajectories
@@ -82,6 +115,10 @@ struct MetaConfig {
   /// normalised).
   agents::AdvantageConfig advantage{};
 
+  /// maml and fomaml: "gradient" (outer_optimizer on the mean meta-gradient) or "trpo"
+  /// (MAML-TRPO; in-process training only, it needs the tasks' batches on the server).
+  OuterStep outer{OuterStep::kGradient};
+  MetaTrpoConfig trpo{};          ///< used when outer = "trpo"
   agents::OptimizerKind outer_optimizer{agents::OptimizerKind::kAdam};
   double outer_lr{1e-2};        ///< SGD or Adam step size of the meta-update, > 0
   double adam_beta1{0.9};       ///< in [0, 1)
@@ -108,6 +145,8 @@ struct MetaConfig {
     v("outer_episodes", outer_episodes);
     v("learn_inner_lr", learn_inner_lr);
     v("advantage", advantage);
+    v("outer", outer);
+    v("trpo", trpo);
     v("outer_optimizer", outer_optimizer);
     v("outer_lr", outer_lr);
     v("adam_beta1", adam_beta1);
@@ -120,6 +159,7 @@ struct MetaConfig {
   }
 };
 
+std::vector<FieldError> Validate(const MetaTrpoConfig& config);
 std::vector<FieldError> Validate(const EvaluationConfig& config);
 std::vector<FieldError> Validate(const MetaConfig& config);
 

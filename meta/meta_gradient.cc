@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "agents/math/checks.h"
 #include "agents/math/losses.h"
@@ -109,6 +110,20 @@ double MetaGradientBackward(const agents::GaussianMlpPolicy& policy,
                             bool first_order, agents::PolicyWorkspace& ws,
                             Eigen::Ref<Eigen::VectorXd> grad_theta, Eigen::VectorXd* grad_alpha,
                             std::span<agents::PolicyWorkspace> tapes) {
+  std::vector<agents::PolicyWorkspace*> addresses;
+  addresses.reserve(tapes.size());
+  for (agents::PolicyWorkspace& tape : tapes) addresses.push_back(&tape);
+  return MetaGradientBackward(policy, path, alpha, inner, outer, first_order, ws, grad_theta,
+                              grad_alpha, std::span<agents::PolicyWorkspace* const>(addresses));
+}
+
+double MetaGradientBackward(const agents::GaussianMlpPolicy& policy,
+                            std::span<const Eigen::VectorXd> path,
+                            const Eigen::Ref<const Eigen::VectorXd>& alpha,
+                            std::span<const LossBatch> inner, const LossBatch& outer,
+                            bool first_order, agents::PolicyWorkspace& ws,
+                            Eigen::Ref<Eigen::VectorXd> grad_theta, Eigen::VectorXd* grad_alpha,
+                            std::span<agents::PolicyWorkspace* const> tapes) {
   const Eigen::Index p = policy.num_params();
   CheckAlpha("MetaGradientBackward", alpha, p);
   CheckSize("MetaGradientBackward: path length", static_cast<Eigen::Index>(path.size()),
@@ -138,7 +153,8 @@ double MetaGradientBackward(const agents::GaussianMlpPolicy& policy,
                                            batch.advantages, ws, inner_grad);
       }
     } else if (!tapes.empty()) {
-      PolicyGradientHvpFromTape(policy, path[step], batch, scaled, tapes[step], inner_grad, hvp);
+      PolicyGradientHvpFromTape(policy, path[step], batch, scaled, *tapes[step], inner_grad,
+                                hvp);
     } else {
       agents::PolicyGradientLossHvp(policy, path[step], batch.obs, batch.actions,
                                     batch.advantages, scaled, ws, inner_grad, hvp);

@@ -83,6 +83,16 @@ double MetaGradientBackward(const agents::GaussianMlpPolicy& policy,
                             Eigen::VectorXd* grad_alpha = nullptr,
                             std::span<agents::PolicyWorkspace> tapes = {});
 
+/// As above, with the tapes given by address (e.g. the thread's workspaces,
+/// agents::internal::ThreadWorkspace slots, as MamlContribution keeps them).
+double MetaGradientBackward(const agents::GaussianMlpPolicy& policy,
+                            std::span<const Eigen::VectorXd> path,
+                            const Eigen::Ref<const Eigen::VectorXd>& alpha,
+                            std::span<const LossBatch> inner, const LossBatch& outer,
+                            bool first_order, agents::PolicyWorkspace& ws,
+                            Eigen::Ref<Eigen::VectorXd> grad_theta, Eigen::VectorXd* grad_alpha,
+                            std::span<agents::PolicyWorkspace* const> tapes);
+
 /// J(theta, alpha) = L_out(theta_K) of the file comment (the inner steps, then the outer loss).
 /// @throws std::invalid_argument on a size mismatch or an empty `inner`.
 double MetaObjective(const agents::GaussianMlpPolicy& policy,

@@ -5,6 +5,7 @@
 
 #include "agents/learner_config.h"
 #include "agents/math/checks.h"
+#include "meta/meta_trpo.h"
 
 namespace metajoule::meta {
 
@@ -34,6 +35,7 @@ int AggregateContributions(MetaMethod method, std::span<const Contribution> cont
 MetaLearner::MetaLearner(const MetaConfig& config, const agents::GaussianMlpPolicy& policy,
                          Eigen::VectorXd initial_meta_params)
     : config_((agents::ThrowIfInvalid("MetaLearner", Validate(config)), config)),
+      policy_(policy),
       num_policy_params_(policy.num_params()),
       phi_(std::move(initial_meta_params)) {
   if (config.method == MetaMethod::kScratch) {
@@ -41,7 +43,7 @@ MetaLearner::MetaLearner(const MetaConfig& config, const agents::GaussianMlpPoli
   }
   agents::internal::CheckSize("MetaLearner: initial_meta_params size", phi_.size(),
                               MetaParamCount(config, policy));
-  if (config.outer_optimizer == agents::OptimizerKind::kAdam &&
+  if (config.outer_optimizer == agents::OptimizerKind::kAdam && config.outer != OuterStep::kTrpo &&
       (UsesMetaGradient(config) || config.method == MetaMethod::kPretrained)) {
     adam_.emplace(agents::AdamConfig{.learning_rate = config.outer_lr,
                                      .beta1 = config.adam_beta1,
@@ -51,6 +53,11 @@ MetaLearner::MetaLearner(const MetaConfig& config, const agents::GaussianMlpPoli
 }
 
 AggregateReport MetaLearner::Update(std::span<const Contribution> contributions) {
+  if (config_.outer == OuterStep::kTrpo) {
+    AggregateReport trpo = MamlTrpoStep(config_, policy_, contributions, phi_);
+    if (trpo.ok()) ++updates_;
+    return trpo;
+  }
   AggregateReport report;
   Eigen::VectorXd mean;
   std::vector<int> rejected;
@@ -100,7 +107,8 @@ AggregateReport MetaLearner::Update(std::span<const Contribution> contributions)
       report.flops += 2 * n;
       break;
     case MetaMethod::kFedAvg: candidate = mean; break;
-    case MetaMethod::kScratch: break;
+    case MetaMethod::kScratch:
+    case MetaMethod::kConsensus: break;  // no server update (meta/consensus.h)
   }
   if (!candidate.allFinite()) {
     adam_ = std::move(adam_before);

@@ -5,7 +5,9 @@
 //                             (Finn et al. 2017, Algorithm 3, line 10, with Adam);
 //   reptile:                  phi <- phi + epsilon (1/n) sum_i (theta'_i - phi)
 //                             (Nichol et al. 2018, Algorithm 2, batched version);
-//   fedavg:                   phi <- sum_i w_i theta'_i / sum_i w_i (McMahan et al. 2017).
+//   fedavg:                   phi <- sum_i w_i theta'_i / sum_i w_i (McMahan et al. 2017);
+//   maml, fomaml with outer = "trpo": the MAML-TRPO step of meta/meta_trpo.h (it needs the
+//                             contributions' traces, i.e. in-process training).
 // Contributions with a failed status, a wrong size or non-finite entries are rejected (counted
 // and named in the report); when none is left, or the step would make phi non-finite, the
 // update is rejected and phi and the optimiser state stay as they were.
@@ -33,6 +35,13 @@ struct AggregateReport {
   double aggregate_norm{0.0};  ///< 2-norm of the aggregated vector (before clipping)
   double step_norm{0.0};       ///< 2-norm of the change of phi
   std::uint64_t flops{0};      ///< aggregation and optimiser FLOPs
+  // outer = "trpo" only (meta/meta_trpo.h): the surrogate before and after the step, the mean
+  // KL of the adapted policies after it, line-search probes and CG iterations used
+  double surrogate_before{0.0};
+  double surrogate_after{0.0};
+  double kl{0.0};
+  int line_search_steps{0};
+  int cg_iterations{0};
   bool ok() const { return status == agents::UpdateStatus::kOk; }
 };
 
@@ -63,6 +72,7 @@ class MetaLearner {
 
  private:
   MetaConfig config_;
+  agents::GaussianMlpPolicy policy_;
   Eigen::Index num_policy_params_;
   Eigen::VectorXd phi_;
   std::optional<agents::Adam> adam_;

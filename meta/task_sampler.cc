@@ -5,6 +5,7 @@
 #include <string>
 
 #include "agents/math/checks.h"
+#include "common/error.h"
 
 namespace metajoule::meta {
 namespace {
@@ -26,6 +27,9 @@ double SecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+// TaskSamplers alive on this thread (they share one ThreadWorkspace slot)
+thread_local int live_samplers = 0;
+
 }  // namespace
 
 TaskSampler::TaskSampler(const agents::GaussianMlpPolicy& policy,
@@ -35,7 +39,15 @@ TaskSampler::TaskSampler(const agents::GaussianMlpPolicy& policy,
       task_((CheckedEnv(policy, task, max_episodes), task)),
       estimator_(policy.obs_dim(), advantage, init_rng),
       sample_ws_(policy, 1),
-      loss_ws_(policy, max_episodes * task.max_steps) {}
+      loss_ws_(agents::internal::ThreadWorkspace(
+          policy, Eigen::Index{max_episodes} * task.max_steps, kLossSlot)),
+      max_batch_(Eigen::Index{max_episodes} * task.max_steps) {
+  MJL_DEMAND(live_samplers == 0);
+  ++live_samplers;
+  loss_ws_.ResetFlops();
+}
+
+TaskSampler::~TaskSampler() { --live_samplers; }
 
 agents::UpdateStatus TaskSampler::Sample(const Eigen::Ref<const Eigen::VectorXd>& theta,
                                          int episodes, std::mt19937_64& rng, LossBatch& out,
@@ -43,9 +55,9 @@ agents::UpdateStatus TaskSampler::Sample(const Eigen::Ref<const Eigen::VectorXd>
                                          double& advantage_seconds) {
   agents::internal::CheckSize("TaskSampler::Sample: theta size", theta.size(),
                               policy_.num_params());
-  if (episodes < 1 || Eigen::Index{episodes} * task_.max_steps > loss_ws_.max_batch()) {
+  if (episodes < 1 || Eigen::Index{episodes} * task_.max_steps > max_batch_) {
     throw std::invalid_argument("TaskSampler::Sample: expected 1.." +
-                                std::to_string(loss_ws_.max_batch() / task_.max_steps) +
+                                std::to_string(max_batch_ / task_.max_steps) +
                                 " episodes, got " + std::to_string(episodes));
   }
   // a NaN policy would feed NaN actions to the simulator, which rejects them

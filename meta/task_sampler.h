@@ -13,7 +13,9 @@
 
 namespace metajoule::meta {
 
-/// Owns the advantage estimator and the policy workspaces for one task; one per thread.
+/// Owns the advantage estimator for one task and borrows the calling thread's loss workspace
+/// (agents::internal::ThreadWorkspace slot kLossSlot; at most one TaskSampler alive per
+/// thread, checked by MJL_DEMAND).
 class TaskSampler {
  public:
   /// `max_episodes`: the largest `episodes` a Sample call will ask for (sizes the loss
@@ -23,6 +25,12 @@ class TaskSampler {
   /// policy's, task.max_steps < 1, max_episodes < 1 or `advantage` fails Validate.
   TaskSampler(const agents::GaussianMlpPolicy& policy, const agents::AdvantageConfig& advantage,
               TaskEnv& task, int max_episodes, std::mt19937_64& init_rng);
+  ~TaskSampler();
+  TaskSampler(const TaskSampler&) = delete;
+  TaskSampler& operator=(const TaskSampler&) = delete;
+
+  /// The ThreadWorkspace slot of the loss workspace; MAML's tapes use the slots after it.
+  static constexpr int kLossSlot = 1;
 
   /// Collects `episodes` episodes of pi_theta (actions and resets from `rng`) and writes the
   /// batch with its advantages into `out`; `mean_return` gets the mean undiscounted episode
@@ -33,7 +41,8 @@ class TaskSampler {
                               std::mt19937_64& rng, LossBatch& out, double& mean_return,
                               std::string& message, double& advantage_seconds);
 
-  /// The workspace for losses on batches of up to max_episodes x max_steps columns.
+  /// The workspace for losses on batches of up to max_episodes x max_steps columns (the
+  /// thread's, flop counters reset at construction; valid while this sampler lives).
   agents::PolicyWorkspace& loss_workspace() { return loss_ws_; }
   /// Work since construction; policy_flops includes every call made on loss_workspace().
   WorkCounts work() const;
@@ -44,7 +53,8 @@ class TaskSampler {
   TaskEnv& task_;
   agents::AdvantageEstimator estimator_;
   agents::PolicyWorkspace sample_ws_;
-  agents::PolicyWorkspace loss_ws_;
+  agents::PolicyWorkspace& loss_ws_;
+  Eigen::Index max_batch_;  // max_episodes x max_steps (loss_ws_ may be larger)
   WorkCounts work_{};
   double sampling_seconds_{0.0};
 };

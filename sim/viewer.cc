@@ -124,7 +124,7 @@ struct Glfw {
 
 }  // namespace
 
-void RunViewer(std::vector<ReplayEpisode> episodes, const ViewerOptions& options) {
+ViewerRun RunViewer(std::vector<ReplayEpisode> episodes, const ViewerOptions& options) {
   if (episodes.empty()) throw std::invalid_argument("RunViewer: expected an episode, got none");
   const char* display = std::getenv("DISPLAY");
   const char* wayland = std::getenv("WAYLAND_DISPLAY");
@@ -158,6 +158,13 @@ void RunViewer(std::vector<ReplayEpisode> episodes, const ViewerOptions& options
   }
   glfwMakeContextCurrent(glfw.window);
   glfwSwapInterval(1);
+  ViewerRun run;
+  using GetStringFn = const GLubyte* (*)(GLenum);
+  if (const auto get_string = reinterpret_cast<GetStringFn>(glfwGetProcAddress("glGetString"))) {
+    const auto* renderer = reinterpret_cast<const char*>(get_string(GL_RENDERER));
+    const auto* version = reinterpret_cast<const char*>(get_string(GL_VERSION));
+    run.gl = std::string(renderer ? renderer : "?") + ", OpenGL " + (version ? version : "?");
+  }
   if (const std::string platform = MujocoGlPlatform(); platform != "GLX (X11)") {
     throw std::runtime_error("the window's OpenGL is GLX, but MuJoCo would load " + platform +
                              " in this process; " + kHeadlessHint);
@@ -212,12 +219,16 @@ void RunViewer(std::vector<ReplayEpisode> episodes, const ViewerOptions& options
       v.views[i]->Draw(*v.scenes[i], viewport, text, v.show_text);
     }
     glfwSwapBuffers(glfw.window);
+    ++run.frames_drawn;
+    run.last_frame = v.frame;
+    if (options.max_frames > 0 && run.frames_drawn >= options.max_frames) break;
     if (v.paused) {
       glfwWaitEventsTimeout(0.1);
     } else {
       glfwPollEvents();
     }
   }
+  return run;
 }
 
 }  // namespace metajoule::sim

@@ -1,6 +1,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,50 @@ TEST_SUITE("cli/replay") {
     CHECK(Run({"replay", run.path().string(), "--video", video}) == kExitUsageOrConfig);
     CHECK(Run({"replay", run.path().string(), "--agent", "2", "--round", "7", "--video", video}) ==
           kExitUsageOrConfig);
+  }
+
+  TEST_CASE("replay renders the episodes a real run recorded") {
+    // a one-round maml run of one reach2d arm with 10-step episodes: steps 0 and 1 recorded
+    const test::TempDir dir;
+    const std::string experiment = dir.File("tiny.toml");
+    std::ofstream(experiment) << R"(
+[experiment]
+name = "tiny-replay"
+methods = ["maml"]
+output_dir = ")" << dir.File("runs") << R"("
+[training]
+rounds = 1
+[agents]
+policy = { hidden_sizes = [8] }
+[meta]
+inner_episodes = 2
+outer_episodes = 2
+eval = { adaptation_steps = 1, episodes = 2 }
+[evaluation]
+held_out_tasks = 0
+[[clusters]]
+name = "a"
+agents = 1
+task = { family = "reach2d" }
+env = { horizon = 10 }
+)";
+    REQUIRE(Run({"run", experiment}) == kExitOk);
+    std::vector<std::filesystem::path> runs;
+    for (const auto& entry :
+         std::filesystem::directory_iterator(dir.path() / "runs" / "tiny-replay")) {
+      runs.push_back(entry.path());
+    }
+    REQUIRE(runs.size() == 1);
+    const std::string frames = dir.File("frames");
+    CHECK(Run({"replay", runs[0].string(), "--agent", "1", "--frames", frames, "--width", "32",
+               "--height", "24"}) == kExitOk);
+    int pngs = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(frames)) {
+      pngs += entry.path().extension() == ".png" ? 1 : 0;
+    }
+    CHECK(pngs == 11);  // frame 0 and 10 steps
+    CHECK(Run({"replay", runs[0].string(), "--agent", "2", "--frames", frames}) ==
+          kExitUsageOrConfig);  // one agent recorded
   }
 
   TEST_CASE("bad input: corrupt or truncated recordings, unknown formats, no display") {

@@ -128,6 +128,15 @@ TEST_SUITE("experiments/episodes") {
         store.Append(id, event);
       }
       store.EndRun(id);
+      // the later held-out deployment run of the same method is not the training bill
+      info.name = "x:held-out";
+      const std::int64_t held_out = store.BeginRun(info);
+      store.AddNode(held_out, {1, "agent", "a", "", ""});
+      ledger::Event event;
+      event.node = 1;
+      event.energy_j = 1000.0;
+      store.Append(held_out, event);
+      store.EndRun(held_out);
     }
     CHECK(RunEnergyThroughRound(run.path(), "maml", 1) == doctest::Approx(30.0));
     CHECK(RunEnergyThroughRound(run.path(), "maml", 9) == doctest::Approx(100.0));
