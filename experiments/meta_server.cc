@@ -99,15 +99,7 @@ RunSummary ServeExperiment(const ExperimentConfig& config, const ServeOptions& o
   DismissOnExit dismiss(server);
   if (options.on_bound) options.on_bound(server.endpoint());
 
-  RunSummary summary;
   const RunFolder folder = CreateRunFolder(config);
-  summary.folder = folder.path;
-  summary.lifecycle_tasks = static_cast<std::int64_t>(agents);
-  ledger::LedgerStore store(folder.ledger_file().string(), config.ledger.store);
-  const ledger::MeterSelection meter_selection =
-      ledger::SelectMeter(config.ledger.energy.meter, {}, ledger::StderrWarning);
-  const ledger::Meter meter(meter_selection);
-
   out << "serve: " << config.experiment.name << " (seed " << config.experiment.seed << ", "
       << agents << " agents in " << config.clusters.size() << " clusters) on "
       << server.endpoint()
@@ -134,52 +126,22 @@ RunSummary ServeExperiment(const ExperimentConfig& config, const ServeOptions& o
     throw std::runtime_error(why);
   }
 
-  for (const std::string& method : config.experiment.methods) {
-    const std::optional<meta::MetaMethod> meta_method = MetaMethodOf(method);
-    if (!meta_method) {
-      out << "  " << method << ": " << (method == "consensus" ? "no server in a mesh" : "not a meta method")
-          << ", nothing to serve (run it with `metajoule run`)\n";
-      continue;
-    }
-    ledger::RunInfo info;
-    info.name = config.experiment.name;
-    info.method = method;
-    info.config_text = config_text;
-    info.git_commit = kGitCommit;
-    info.seed = config.experiment.seed;
-    ledger::RunRecorder recorder(store, model, info, meter_selection);
-    recorder.AddNode({0, "server", "", "edge_server", ""});
-    for (const auto& node : population.nodes) recorder.AddNode(node);
-
-    const double start = ledger::MonotonicSeconds();
-    MethodSummary row;
-    row.method = method;
-    row.ledger_run = recorder.run();
-    try {
-      const std::unique_ptr<MetaExchange> exchange =
-          MakeServerExchange(server, config, agents, options.hooks);
-      row.mean_return =
-          RunMeta(config, *meta_method, population, *exchange, recorder, meter, out).last_return;
-    } catch (...) {
-      recorder.Finish("failed");
-      throw;
-    }
-    recorder.Finish();
-    row.wall_seconds = ledger::MonotonicSeconds() - start;
-    row.ledger_seconds = recorder.recording_seconds();
-    row.SetEnergy(ledger::QueryBreakdown(store, row.ledger_run));
-    summary.methods.push_back(row);
-  }
+  // the run as `metajoule run` does it (ledger runs, held-out deployment, episodes, tables),
+  // with the meta methods' agents the remote ones
+  RunHooks hooks;
+  hooks.folder = folder;
+  hooks.runs_method = [](const std::string& method) { return MetaMethodOf(method).has_value(); };
+  hooks.skip_note = "not a meta method with a server, nothing to serve (run it with `metajoule run`)";
+  hooks.train_meta = [&](meta::MetaMethod method, Population& run_population, ThreadPool&,
+                         ledger::RunRecorder& recorder, const ledger::Meter& meter,
+                         std::ostream& log) {
+    const std::unique_ptr<MetaExchange> exchange =
+        MakeServerExchange(server, config, agents, options.hooks);
+    return RunMeta(config, method, run_population, *exchange, recorder, meter, log);
+  };
+  RunSummary summary = RunExperiment(config, out, hooks);
 
   const network::ProtocolStats& stats = server.stats();
-  out << "\n"
-      << Format("%-12s %12s %12s %12s %12s %12s %12s %12s %9s\n", "method", "return", "compute J",
-                "UL J", "DL J", "SL J", "total J", "gCO2e", "wall s");
-  for (const MethodSummary& row : summary.methods) {
-    out << Format("%-12s %12.3f %12.4g %12.4g %12.4g %12.4g %12.4g %12.4g %9.2f\n",
-                  row.method.c_str(), row.mean_return, row.compute_j, row.uplink_j, row.downlink_j,
-                  row.sidelink_j, row.total_j(), row.gco2e, row.wall_seconds);
-  }
   out << Format("agents: %llu joins (%llu rejoins), %llu refused, %llu leaves, %llu missed "
                 "reports; rejected messages: %s\n",
                 static_cast<unsigned long long>(stats.joins),
@@ -195,7 +157,6 @@ RunSummary ServeExperiment(const ExperimentConfig& config, const ServeOptions& o
                   static_cast<unsigned long long>(security.refused),
                   static_cast<unsigned long long>(security.handshake_failures));
   }
-  out << "ledger: " << folder.ledger_file().string() << "\n";
   return summary;
 }
 

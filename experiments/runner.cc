@@ -117,7 +117,8 @@ const MethodSummary* RunSummary::Find(const std::string& method) const {
   return nullptr;
 }
 
-RunSummary RunExperiment(const ExperimentConfig& config, std::ostream& out) {
+RunSummary RunExperiment(const ExperimentConfig& config, std::ostream& out,
+                         const RunHooks& hooks) {
   const ledger::EnergyModel model(EnergyConfigOf(config));
   Population population(config);
   const Population held_out = Population::HeldOut(config);
@@ -125,7 +126,7 @@ RunSummary RunExperiment(const ExperimentConfig& config, std::ostream& out) {
 
   RunSummary summary;
   summary.lifecycle_tasks = static_cast<std::int64_t>(population.size());
-  const RunFolder folder = CreateRunFolder(config);
+  const RunFolder folder = hooks.folder ? *hooks.folder : CreateRunFolder(config);
   summary.folder = folder.path;
   ledger::LedgerStore store(folder.ledger_file().string(), config.ledger.store);
   const ledger::MeterSelection meter_selection =
@@ -140,6 +141,10 @@ RunSummary RunExperiment(const ExperimentConfig& config, std::ostream& out) {
       << "run folder: " << folder.path.string() << "\n";
 
   for (const std::string& method : config.experiment.methods) {
+    if (hooks.runs_method && !hooks.runs_method(method)) {
+      out << "  " << method << ": " << hooks.skip_note << "\n";
+      continue;
+    }
     ledger::RunInfo info;
     info.name = config.experiment.name;
     info.method = method;
@@ -172,7 +177,9 @@ RunSummary RunExperiment(const ExperimentConfig& config, std::ostream& out) {
           }
         }
         MJL_DEMAND(found);  // Validate(ExperimentSection) admits only MethodNames()
-        trained = RunMeta(config, meta_method, population, pool, recorder, meter, out);
+        trained = hooks.train_meta
+                      ? hooks.train_meta(meta_method, population, pool, recorder, meter, out)
+                      : RunMeta(config, meta_method, population, pool, recorder, meter, out);
         row.mean_return = trained->last_return;
       }
     } catch (...) {

@@ -5,14 +5,21 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <iosfwd>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "common/thread_pool.h"
 #include "experiments/deployment.h"
 #include "experiments/experiment_config.h"
+#include "experiments/meta_run.h"
+#include "experiments/population.h"
+#include "experiments/run_folder.h"
+#include "ledger/meters.h"
 #include "ledger/queries.h"
+#include "ledger/recorder.h"
 
 namespace metajoule::experiments {
 
@@ -61,9 +68,26 @@ struct RunSummary {
   const MethodSummary* Find(const std::string& method) const;
 };
 
+/// What a caller changes in a run (`metajoule serve`: remote agents, meta methods only, a run
+/// folder made before the agents join). The defaults are `metajoule run`'s.
+struct RunHooks {
+  /// The run folder, when the caller has made it (CreateRunFolder); default: a new one.
+  std::optional<RunFolder> folder{};
+  /// Trains one meta method; default: RunMeta in this process over config.network.transport.
+  std::function<MetaRunResult(meta::MetaMethod method, Population& population, ThreadPool& pool,
+                              ledger::RunRecorder& recorder, const ledger::Meter& meter,
+                              std::ostream& out)>
+      train_meta{};
+  /// Which of config.experiment.methods run; the others are skipped with a line
+  /// "  <method>: <skip_note>". Default: all.
+  std::function<bool(const std::string& method)> runs_method{};
+  std::string skip_note{};
+};
+
 /// Runs `config` and writes its run folder; progress and the final table go to `out`.
 /// Throws ConfigError for what only shows when the run is wired (e.g. an unknown device), and
 /// std::runtime_error for failures while running (the ledger keeps every committed record).
-RunSummary RunExperiment(const ExperimentConfig& config, std::ostream& out);
+RunSummary RunExperiment(const ExperimentConfig& config, std::ostream& out,
+                         const RunHooks& hooks = {});
 
 }  // namespace metajoule::experiments
