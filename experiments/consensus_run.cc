@@ -147,16 +147,9 @@ MetaRunResult RunConsensus(const ExperimentConfig& config, const Population& pop
       std::string error;
       const std::optional<MetaReport> report = ParseMetaReport(*reports[k], error);
       MJL_DEMAND(report.has_value());  // our own report
+      RecordAgentReport(recorder, node, round, population.tasks[k].Describe(), method_name,
+                        *report);
       const meta::Contribution& c = report->contribution;
-      recorder.RecordCompute(node, round, ledger::Phase::kLearn, c.work.sim_steps,
-                             static_cast<double>(c.work.policy_flops), report->measurement);
-      const std::string task = population.tasks[k].Describe();
-      if (std::isfinite(c.pre_adaptation_return)) {
-        recorder.RecordEvaluation({round, node, task, method_name, 0, c.pre_adaptation_return});
-      }
-      if (std::isfinite(c.post_adaptation_return)) {
-        recorder.RecordEvaluation({round, node, task, method_name, 1, c.post_adaptation_return});
-      }
       const double reported = std::isfinite(c.post_adaptation_return) ? c.post_adaptation_return
                                                                       : c.pre_adaptation_return;
       if (std::isfinite(reported)) {

@@ -191,21 +191,8 @@ MetaRunResult RunMeta(const ExperimentConfig& config, meta::MetaMethod method,
       RecordMissing(recorder, node, round, link);
       return std::nullopt;
     }
-    const meta::Contribution& c = report->contribution;
-    if (recorder.meter().used == ledger::EnergySource::kRapl && !report->measurement.package_j) {
-      throw std::runtime_error("node " + std::to_string(node) +
-                               " reported no RAPL energy, but this ledger measures compute "
-                               "with the rapl meter");
-    }
-    recorder.RecordCompute(node, round, ledger::Phase::kLearn, c.work.sim_steps,
-                           static_cast<double>(c.work.policy_flops), report->measurement);
-    const std::string task = population.tasks[k].Describe();
-    if (std::isfinite(c.pre_adaptation_return)) {
-      recorder.RecordEvaluation({round, node, task, method_name, 0, c.pre_adaptation_return});
-    }
-    if (std::isfinite(c.post_adaptation_return)) {
-      recorder.RecordEvaluation({round, node, task, method_name, 1, c.post_adaptation_return});
-    }
+    RecordAgentReport(recorder, node, round, population.tasks[k].Describe(), method_name,
+                      *report);
     report->contribution.method = method;
     return report;
   };

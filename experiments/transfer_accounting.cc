@@ -1,6 +1,8 @@
 #include "experiments/transfer_accounting.h"
 
+#include <cmath>
 #include <cstdint>
+#include <stdexcept>
 #include <vector>
 
 #include "common/error.h"
@@ -34,6 +36,25 @@ void RecordTransfer(ledger::RunRecorder& recorder, std::int32_t transmitter, std
                           static_cast<std::int64_t>(transfer.bits_on_air),
                           static_cast<std::int64_t>(transfer.payload_bits),
                           static_cast<std::int32_t>(transfer.attempts));
+}
+
+void RecordAgentReport(ledger::RunRecorder& recorder, std::int32_t node, std::int64_t round,
+                       const std::string& task, const std::string& method,
+                       const MetaReport& report) {
+  const meta::Contribution& c = report.contribution;
+  if (recorder.meter().used == ledger::EnergySource::kRapl && !report.measurement.package_j) {
+    throw std::runtime_error("node " + std::to_string(node) +
+                             " reported no RAPL energy, but this ledger measures compute "
+                             "with the rapl meter");
+  }
+  recorder.RecordCompute(node, round, ledger::Phase::kLearn, c.work.sim_steps,
+                         static_cast<double>(c.work.policy_flops), report.measurement);
+  if (std::isfinite(c.pre_adaptation_return)) {
+    recorder.RecordEvaluation({round, node, task, method, 0, c.pre_adaptation_return});
+  }
+  if (std::isfinite(c.post_adaptation_return)) {
+    recorder.RecordEvaluation({round, node, task, method, 1, c.post_adaptation_return});
+  }
 }
 
 }  // namespace metajoule::experiments

@@ -3,7 +3,9 @@
 // (docs/wire-format.md) and the ledger event of each transfer.
 
 #include <cstdint>
+#include <string>
 
+#include "experiments/meta_agent.h"
 #include "ledger/recorder.h"
 #include "network/link.h"
 #include "network/wire_format.h"
@@ -21,5 +23,14 @@ ledger::LinkKind LedgerLink(network::LinkKind kind);
 /// Records `transfer` (sent by `transmitter` in `round`) as a comm event.
 void RecordTransfer(ledger::RunRecorder& recorder, std::int32_t transmitter, std::int64_t round,
                     const network::TransferRecord& transfer);
+
+/// Records what agent `node` reported for `round`: its work as a compute event in phase
+/// "learn" (with the report's measurement) and its returns as evaluations of `task` under
+/// `method` at adaptation step 0 (before) and 1 (after), where finite. Throws
+/// std::runtime_error when the ledger measures compute with RAPL and the report carries no
+/// energy.
+void RecordAgentReport(ledger::RunRecorder& recorder, std::int32_t node, std::int64_t round,
+                       const std::string& task, const std::string& method,
+                       const MetaReport& report);
 
 }  // namespace metajoule::experiments
