@@ -154,12 +154,27 @@ std::function<int()> ConfigureAgent(CLI::App& app) {
       "leaves cleanly. Exit code 0 when dismissed or stopped, 1 when refused or the server is\n"
       "lost (with several nodes: 0 when every one was dismissed or stopped).");
   return [options] {
+    // inside an srun step, every line about an agent names the step, so a failed agent in the
+    // launcher's log can be traced to its Slurm step and task
+    std::string where;
+    if (const char* step = std::getenv("SLURM_STEP_ID")) {
+      const char* job = std::getenv("SLURM_JOB_ID");
+      const char* task = std::getenv("SLURM_PROCID");
+      const char* host = std::getenv("SLURMD_NODENAME");
+      where = std::string(" (Slurm step ") + (job ? job : "?") + "." + step + ", task " +
+              (task ? task : "?") + (host ? std::string(" on ") + host : std::string()) + ")";
+    }
     std::vector<std::uint32_t> nodes = options->nodes;
     if (options->slurm_agents > 0) {
       const experiments::AgentBlock block =
           experiments::SlurmAgentBlockOfTask(
               [](const char* name) { return std::getenv(name); }, options->slurm_agents);
       for (std::uint32_t k = 0; k < block.count; ++k) nodes.push_back(block.first_node + k);
+      if (block.count > 0) {
+        std::cerr << ("agents " + std::to_string(block.first_node) + ".." +
+                      std::to_string(block.first_node + block.count - 1) + where +
+                      ": starting\n");
+      }
     }
     if (nodes.empty()) throw ConfigError({}, "--node", "give --node K (or --slurm-agents N)");
     experiments::RemoteAgentOptions agent;
@@ -187,7 +202,10 @@ std::function<int()> ConfigureAgent(CLI::App& app) {
     if (nodes.size() == 1) {
       agent.node = nodes.front();
       const network::AgentExit exit = experiments::RunRemoteAgent(agent, std::cerr);
-      std::cerr << "agent " << agent.node << ": " << network::ToString(exit) << "\n";
+      // one write, so that the lines of agents sharing a log do not interleave
+      std::cerr << ("agent " + std::to_string(agent.node) + where + ": " +
+                    std::string(network::ToString(exit)) + "\n")
+                << std::flush;
       return ok(exit) ? kExitOk : kExitRuntimeFailure;
     }
     // several agents: one child process each, as lone `metajoule agent`s (a crashing agent takes

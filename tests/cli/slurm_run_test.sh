@@ -132,6 +132,9 @@ done
 [ "$(stat -c %a "$slurm_folder/slurm/keys")" = 700 ] || fail "keys/ should be mode 0700"
 grep -q 'node 4: reptile round 2' "$slurm_folder/slurm/agents.log" || fail "the agents' log lacks node 4's round 2"
 [ "$(grep -c ': dismissed' "$slurm_folder/slurm/agents.log")" -eq 4 ] || fail "4 agents should be dismissed"
+# every agent's exit names its Slurm step and task (a failed agent can be traced to them)
+[ "$(grep -cE '^([0-9]+: )?agent [0-9]+ \(Slurm step [0-9]+\.[0-9]+, task [01]' "$slurm_folder/slurm/agents.log")" -eq 4 ] ||
+  fail "each agent's exit line should name its Slurm step and task"
 agents_with_events="$(sqlite3 "$slurm_folder/ledger.sqlite" \
   "SELECT count(DISTINCT node) FROM events WHERE node BETWEEN 1 AND 4 AND phase = 'learn'")"
 [ "$agents_with_events" = 4 ] || fail "the ledger should hold learn events of 4 agents, has $agents_with_events"
