@@ -73,6 +73,7 @@ class Reader {
     const auto count = Get<std::uint64_t>();
     if (count > (bytes_.size() - at_) / sizeof(double)) Fail("truncated (a vector runs past the end)");
     std::vector<double> values(static_cast<std::size_t>(count));
+    if (values.empty()) return values;  // memcpy's pointers must not be null, even for 0 bytes
     std::memcpy(values.data(), bytes_.data() + at_, values.size() * sizeof(double));
     at_ += values.size() * sizeof(double);
     return values;
