@@ -25,13 +25,5 @@ TEST_SUITE("agents/benchmark") {
   }
 }
 
-TEST_SUITE("slow") {
-  TEST_CASE("agents: the 64x64 tanh MLP is within 1.5x of plain Eigen") {
-    const auto rows = RunMlpBenchmark({.min_seconds = 0.2, .repetitions = 3});
-    MESSAGE(FormatMlpBenchmark(rows));
-    for (const auto& row : rows) CHECK(row.ratio() < 1.5);
-  }
-}
-
 }  // namespace
 }  // namespace metajoule::agents
