@@ -1,6 +1,8 @@
 #pragma once
 // A method's state at the end of a training round, kept in the run folder so that
-// `metajoule run --resume` can continue a killed run from its last whole round (docs/resume.md):
+// `metajoule run --resume` can continue a killed run from its last whole round (the file format
+// and the ledger side, LedgerStore::TruncateRun, are in place; the runner does not write or read
+// checkpoints yet):
 //   <run>/checkpoints/<method>.ckpt
 // The file is written atomically (a temporary file, fsync, rename, fsync of the folder): a kill
 // at any moment leaves either the previous checkpoint or the new one, never a torn file.
