@@ -17,6 +17,7 @@
 #include "ledger/ledger_store.h"
 #include "network/wire_format.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/tiny_experiment.h"
 
 namespace metajoule::experiments {
 namespace {
@@ -49,21 +50,10 @@ max_attempts = 2
 [network.links.downlink]
 loss_probability = 0.2
 max_attempts = 2
-
-[[clusters]]
-name = "a"
-agents = 3
-task = { family = "reach2d" }
-
-[[clusters]]
-name = "b"
-agents = 2
-task = { family = "nav2d" }
 )";
-  extra.push_back("experiment.output_dir=\"" + output_dir.string() + "\"");
-  extra.push_back("sim.threads=2");
   extra.push_back("network.transport=\"" + transport + "\"");
-  return ParseExperiment(text, "tiny-transport.toml", extra);
+  return test::ParseTwoClusterExperiment(text, "tiny-transport.toml", output_dir,
+                                         std::move(extra));
 }
 
 // Every event of a run but its measured cpu/wall seconds, and every evaluation, in id order.

@@ -18,13 +18,14 @@
 #include "meta/evaluation.h"
 #include "sim/recording.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/tiny_experiment.h"
 
 namespace metajoule::experiments {
 namespace {
 
 // Two clusters (3 reach2d agents, 1 nav2d agent), scratch and maml for 2 rounds on tiny
 // batches, no held-out deployment: a whole run in well under a second.
-constexpr std::string_view kTiny = R"(
+constexpr const char* kTiny = R"(
 [experiment]
 name = "tiny-episodes"
 seed = 11
@@ -44,23 +45,12 @@ eval = { adaptation_steps = 2, episodes = 2 }
 
 [evaluation]
 held_out_tasks = 0
-
-[[clusters]]
-name = "a"
-agents = 3
-task = { family = "reach2d" }
-
-[[clusters]]
-name = "b"
-agents = 1
-task = { family = "nav2d" }
 )";
 
 ExperimentConfig Tiny(const std::filesystem::path& output_dir,
                       std::vector<std::string> extra = {}) {
-  extra.push_back("experiment.output_dir=\"" + output_dir.string() + "\"");
-  extra.push_back("sim.threads=2");
-  return ParseExperiment(kTiny, "tiny-episodes.toml", extra);
+  return test::ParseTwoClusterExperiment(kTiny, "tiny-episodes.toml", output_dir, std::move(extra),
+                                         2, 3, 1);
 }
 
 std::string Bytes(const std::filesystem::path& path) {
@@ -70,7 +60,7 @@ std::string Bytes(const std::filesystem::path& path) {
 
 std::string ErrorOf(const std::vector<std::string>& overrides) {
   try {
-    ParseExperiment(kTiny, "tiny-episodes.toml", overrides);
+    ParseExperiment(kTiny + test::TwoClusters(3, 1), "tiny-episodes.toml", overrides);
   } catch (const ConfigError& error) {
     return error.what();
   }

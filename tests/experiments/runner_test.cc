@@ -13,6 +13,7 @@
 #include "ledger/ledger_store.h"
 #include "ledger/queries.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/tiny_experiment.h"
 
 namespace metajoule::experiments {
 namespace {
@@ -33,20 +34,8 @@ rounds = 2
 [agents]
 episodes_per_update = 3
 policy = { hidden_sizes = [16] }
-
-[[clusters]]
-name = "a"
-agents = 3
-task = { family = "reach2d" }
-
-[[clusters]]
-name = "b"
-agents = 2
-task = { family = "nav2d" }
 )";
-  return ParseExperiment(text, "tiny.toml",
-                         {"experiment.output_dir=\"" + output_dir.string() + "\"",
-                          "sim.threads=" + std::to_string(threads)});
+  return test::ParseTwoClusterExperiment(text, "tiny.toml", output_dir, {}, threads);
 }
 
 // Two clusters, meta methods only, small batches: 2 rounds on 5 agents.
@@ -71,20 +60,9 @@ eval = { adaptation_steps = 2, episodes = 3 }
 
 [evaluation]
 held_out_tasks = 1
-
-[[clusters]]
-name = "a"
-agents = 3
-task = { family = "reach2d" }
-
-[[clusters]]
-name = "b"
-agents = 2
-task = { family = "nav2d" }
 )";
-  extra.push_back("experiment.output_dir=\"" + output_dir.string() + "\"");
-  extra.push_back("sim.threads=" + std::to_string(threads));
-  return ParseExperiment(text, "tiny-meta.toml", extra);
+  return test::ParseTwoClusterExperiment(text, "tiny-meta.toml", output_dir, std::move(extra),
+                                         threads);
 }
 
 // SUM(column) of a run's events matching `where`.

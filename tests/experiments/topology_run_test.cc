@@ -22,6 +22,7 @@
 #include "ledger/ledger_store.h"
 #include "ledger/queries.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/tiny_experiment.h"
 
 namespace metajoule::experiments {
 namespace {
@@ -52,20 +53,9 @@ outer_episodes = 2
 
 [evaluation]
 held_out_tasks = 0
-
-[[clusters]]
-name = "a"
-agents = 3
-task = { family = "reach2d" }
-
-[[clusters]]
-name = "b"
-agents = 2
-task = { family = "nav2d" }
 )";
-  extra.push_back("experiment.output_dir=\"" + output_dir.string() + "\"");
-  extra.push_back("sim.threads=2");
-  return ParseExperiment(text, "tiny-topology.toml", extra);
+  return test::ParseTwoClusterExperiment(text, "tiny-topology.toml", output_dir,
+                                         std::move(extra));
 }
 
 // (link, phase) -> (events, bits on air) of one ledger run's transfers
