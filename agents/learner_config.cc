@@ -66,15 +66,23 @@ std::vector<FieldError> Validate(const PpoConfig& config) {
   return errors;
 }
 
-std::vector<FieldError> Validate(const TrpoConfig& config) {
+std::vector<FieldError> Validate(const TrustRegionConfig& config) {
   std::vector<FieldError> errors;
-  Nest("advantage", Validate(config.advantage), errors);
   Positive("max_kl", config.max_kl, errors);
   AtLeastOne("cg_iters", config.cg_iters, errors);
   NonNegative("cg_damping", config.cg_damping, errors);
   NonNegative("cg_residual_tol", config.cg_residual_tol, errors);
   AtLeastOne("line_search_steps", config.line_search_steps, errors);
   OpenUnitInterval("line_search_ratio", config.line_search_ratio, errors);
+  return errors;
+}
+
+std::vector<FieldError> Validate(const TrpoConfig& config) {
+  std::vector<FieldError> errors;
+  Nest("advantage", Validate(config.advantage), errors);
+  for (FieldError& error : Validate(static_cast<const TrustRegionConfig&>(config))) {
+    errors.push_back(std::move(error));
+  }
   return errors;
 }
 

@@ -85,18 +85,17 @@ struct PpoConfig {
   }
 };
 
-/// TRPO (Schulman et al. 2015, appendix C); defaults as MAML-TRPO.
-struct TrpoConfig {
-  AdvantageConfig advantage{};
+/// The trust-region step of TRPO (Schulman et al. 2015, appendix C), shared by TrpoLearner and
+/// the MAML-TRPO outer step (meta.trpo); defaults as MAML-RL's.
+struct TrustRegionConfig {
   double max_kl{0.01};            ///< trust-region radius delta, > 0
   int cg_iters{10};               ///< conjugate-gradient iterations, >= 1
-  double cg_damping{1e-5};        ///< added to the Fisher matrix diagonal, >= 0
+  double cg_damping{1e-5};        ///< added to the curvature's diagonal, >= 0
   double cg_residual_tol{1e-10};  ///< stop CG when r.r falls below, >= 0
   int line_search_steps{15};      ///< backtracking steps, >= 1
   double line_search_ratio{0.8};  ///< step shrink per backtrack, in (0, 1)
   template <class V>
   void Visit(V& v) {
-    v("advantage", advantage);
     v("max_kl", max_kl);
     v("cg_iters", cg_iters);
     v("cg_damping", cg_damping);
@@ -106,7 +105,19 @@ struct TrpoConfig {
   }
 };
 
+/// TRPO (Schulman et al. 2015, appendix C): advantages, then the trust-region step with the
+/// Fisher matrix as curvature; defaults as MAML-TRPO.
+struct TrpoConfig : TrustRegionConfig {
+  AdvantageConfig advantage{};
+  template <class V>
+  void Visit(V& v) {
+    v("advantage", advantage);
+    TrustRegionConfig::Visit(v);
+  }
+};
+
 std::vector<FieldError> Validate(const AdvantageConfig& config);
+std::vector<FieldError> Validate(const TrustRegionConfig& config);
 std::vector<FieldError> Validate(const VpgConfig& config);
 std::vector<FieldError> Validate(const PpoConfig& config);
 std::vector<FieldError> Validate(const TrpoConfig& config);

@@ -73,7 +73,8 @@ UpdateReport TrpoLearner::Update(const TrajectoryBatch& batch, std::mt19937_64& 
 TrustRegionResult TrustRegionStep(const LinearOperator& curvature,
                                   const Eigen::Ref<const Eigen::VectorXd>& grad,
                                   double loss_before, const TrustRegionProbe& probe,
-                                  const TrpoConfig& config, Eigen::Ref<Eigen::VectorXd> theta) {
+                                  const TrustRegionConfig& config,
+                                  Eigen::Ref<Eigen::VectorXd> theta) {
   internal::CheckSize("TrustRegionStep: theta size", theta.size(), grad.size());
   TrustRegionResult result;
   const Eigen::Index n = grad.size();

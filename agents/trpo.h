@@ -44,7 +44,8 @@ struct TrustRegionResult {
 TrustRegionResult TrustRegionStep(const LinearOperator& curvature,
                                   const Eigen::Ref<const Eigen::VectorXd>& grad,
                                   double loss_before, const TrustRegionProbe& probe,
-                                  const TrpoConfig& config, Eigen::Ref<Eigen::VectorXd> theta);
+                                  const TrustRegionConfig& config,
+                                  Eigen::Ref<Eigen::VectorXd> theta);
 
 class TrpoLearner {
  public:

@@ -39,20 +39,6 @@ std::string_view MetaMethodName(MetaMethod method) {
   return "unknown";
 }
 
-std::vector<FieldError> Validate(const MetaTrpoConfig& config) {
-  std::vector<FieldError> errors;
-  Positive("max_kl", config.max_kl, errors);
-  AtLeast("cg_iters", config.cg_iters, 1, errors);
-  NonNegative("cg_damping", config.cg_damping, errors);
-  NonNegative("cg_residual_tol", config.cg_residual_tol, errors);
-  AtLeast("line_search_steps", config.line_search_steps, 1, errors);
-  if (!(config.line_search_ratio > 0.0 && config.line_search_ratio < 1.0)) {
-    errors.push_back(
-        {"line_search_ratio", "must be in (0, 1), got " + Num(config.line_search_ratio)});
-  }
-  return errors;
-}
-
 std::vector<FieldError> Validate(const EvaluationConfig& config) {
   std::vector<FieldError> errors;
   AtLeast("adaptation_steps", config.adaptation_steps, 0, errors);
@@ -94,7 +80,7 @@ std::vector<FieldError> Validate(const MetaConfig& config) {
                                              Num(config.max_grad_norm) + " with outer = \"trpo\""});
     }
   }
-  Nest("trpo", Validate(config.trpo), errors);
+  Nest("trpo", agents::Validate(config.trpo), errors);
   Positive("outer_lr", config.outer_lr, errors);
   HalfOpenUnit("adam_beta1", config.adam_beta1, errors);
   HalfOpenUnit("adam_beta2", config.adam_beta2, errors);

@@ -50,25 +50,9 @@ constexpr std::array<std::pair<std::string_view, OuterStep>, 2> EnumNames(OuterS
   return {{{"gradient", OuterStep::kGradient}, {"trpo", OuterStep::kTrpo}}};
 }
 
-/// Settings of the MAML-TRPO outer step (MAML-RL's defaults: step size 0.01, 10 CG iterations,
-/// damping 1e-5, 15 backtracks with ratio 0.8).
-struct MetaTrpoConfig {
-  double max_kl{0.01};            ///< mean KL of the adapted policies, trust-region radius, > 0
-  int cg_iters{10};               ///< conjugate-gradient iterations, >= 1
-  double cg_damping{1e-5};        ///< added to the KL Hessian's diagonal, >= 0
-  double cg_residual_tol{1e-10};  ///< stop CG when r.r falls below, >= 0
-  int line_search_steps{15};      ///< backtracking steps, >= 1
-  double line_search_ratio{0.8};  ///< step shrink per backtrack, in (0, 1)
-  template <class V>
-  void Visit(V& v) {
-    v("max_kl", max_kl);
-    v("cg_iters", cg_iters);
-    v("cg_damping", cg_damping);
-    v("cg_residual_tol", cg_residual_tol);
-    v("line_search_steps", line_search_steps);
-    v("line_search_ratio", line_search_ratio);
-  }
-};
+/// Settings of the MAML-TRPO outer step: the trust-region step of agents' TRPO (MAML-RL's
+/// defaults: step size 0.01, 10 CG iterations, damping 1e-5, 15 backtracks with ratio 0.8).
+using MetaTrpoConfig = agents::TrustRegionConfig;
 
 /// The evaluation protocol of Finn et al. 2017, section 5.3: held-out tasks, average return
 /// after 0, 1, ..., adaptation_steps inner-learning-rate VPG steps of `episodes` trajectories
@@ -159,7 +143,6 @@ struct MetaConfig {
   }
 };
 
-std::vector<FieldError> Validate(const MetaTrpoConfig& config);
 std::vector<FieldError> Validate(const EvaluationConfig& config);
 std::vector<FieldError> Validate(const MetaConfig& config);
 

@@ -218,13 +218,6 @@ AggregateReport MamlTrpoStep(const MetaConfig& config, const agents::GaussianMlp
   const Eigen::VectorXd theta_old = theta;
   Problem problem(config, policy, tasks, theta_old);
   report.surrogate_before = problem.SurrogateBefore();
-  agents::TrpoConfig trpo;
-  trpo.max_kl = config.trpo.max_kl;
-  trpo.cg_iters = config.trpo.cg_iters;
-  trpo.cg_damping = config.trpo.cg_damping;
-  trpo.cg_residual_tol = config.trpo.cg_residual_tol;
-  trpo.line_search_steps = config.trpo.line_search_steps;
-  trpo.line_search_ratio = config.trpo.line_search_ratio;
   const agents::LinearOperator curvature = [&](const Eigen::Ref<const Eigen::VectorXd>& v,
                                                Eigen::Ref<Eigen::VectorXd> out) {
     problem.Curvature(v, out);
@@ -234,7 +227,8 @@ AggregateReport MamlTrpoStep(const MetaConfig& config, const agents::GaussianMlp
     problem.Evaluate(candidate, loss, kl);
   };
   const agents::TrustRegionResult step =
-      agents::TrustRegionStep(curvature, grad, report.surrogate_before, probe, trpo, theta);
+      agents::TrustRegionStep(curvature, grad, report.surrogate_before, probe, config.trpo,
+                              theta);
   report.flops = step.flops + problem.flops() + 2 * static_cast<std::uint64_t>(p) *
                                                     static_cast<std::uint64_t>(tasks.size());
   report.line_search_steps = step.line_search_steps;
