@@ -127,8 +127,18 @@ MetaRunResult RunConsensus(const ExperimentConfig& config, const Population& pop
   }
 
   const network::TensorEncoding sl_encoding = config.network.links.sidelink.tensor_encoding;
-  const network::LinkConfig& sl_config = config.network.links.sidelink;
-  network::EmulatedLink sidelink(network::LinkKind::kSidelink, sl_config);
+  // each transmitter sends over its own cluster's sidelink (docs/links.md, "Per-cluster
+  // overrides": an edge between two clusters uses the transmitter's), one link per cluster
+  std::map<std::string, network::EmulatedLink> sidelinks;
+  for (const sim::ClusterConfig& cluster : config.clusters) {
+    sidelinks.emplace(cluster.name,
+                      network::EmulatedLink(network::LinkKind::kSidelink,
+                                            config.network.Link(network::LinkKind::kSidelink,
+                                                                cluster.name)));
+  }
+  // the receiver a broadcast is recorded against: the cell of its receivers' cluster
+  const BroadcastCells cells(config, population);
+  cells.Register(recorder);
   double last_return = std::numeric_limits<double>::quiet_NaN();
   for (int round = 1; round <= config.training.rounds; ++round) {
     // local step: fedavg's on every agent's own task, from its own model, on the pool
@@ -181,7 +191,8 @@ MetaRunResult RunConsensus(const ExperimentConfig& config, const Population& pop
       const std::optional<MetaPush> parsed = ParseMetaPush(RoundTrip(message, sl_encoding), error);
       MJL_DEMAND(parsed.has_value());  // our own message
       decoded[k] = parsed->phi;
-      if (sl_config.broadcast) {
+      network::EmulatedLink& sidelink = sidelinks.at(population.nodes[k].cluster);
+      if (sidelink.config().broadcast) {
         std::vector<network::NodeId> receivers;
         for (const std::size_t j : neighbours[k]) {
           receivers.push_back(static_cast<network::NodeId>(j + 1));
@@ -189,7 +200,8 @@ MetaRunResult RunConsensus(const ExperimentConfig& config, const Population& pop
         const network::BroadcastResult sent = sidelink.Broadcast(
             {static_cast<std::uint32_t>(round), node, network::kAnyNode, bytes, 0.0}, receivers,
             link_rng);
-        RecordTransfer(recorder, static_cast<std::int32_t>(node), round, sent.record);
+        RecordTransfer(recorder, static_cast<std::int32_t>(node), round, sent.record,
+                       cells.Of(neighbours[k]));
         arrived[k] = sent.delivered;
       } else {
         for (const std::size_t j : neighbours[k]) {

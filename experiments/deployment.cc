@@ -61,8 +61,13 @@ DeploymentSummary DeployToHeldOut(const ExperimentConfig& config, meta::MetaMeth
   recorder.AddNode({kServer, mesh ? "neighbour" : "server", "", "edge_server", ""});
   for (const auto& node : held_out.nodes) recorder.AddNode(node);
 
-  // downlink: θ to each newcomer, one unicast each (they join one at a time), in task order
-  network::EmulatedLink downlink(link_kind, config.network.links.Get(link_kind));
+  // downlink: θ to each newcomer, one unicast each (they join one at a time), in task order,
+  // over its cluster's link (docs/links.md, "Per-cluster overrides")
+  std::map<std::string, network::EmulatedLink> links;
+  for (const sim::ClusterConfig& cluster : config.clusters) {
+    links.emplace(cluster.name,
+                  network::EmulatedLink(link_kind, config.network.Link(link_kind, cluster.name)));
+  }
   const std::size_t count = held_out.size();
   std::vector<std::size_t> group(count);
   std::vector<bool> reached(count, false);
@@ -82,7 +87,7 @@ DeploymentSummary DeployToHeldOut(const ExperimentConfig& config, meta::MetaMeth
   for (std::size_t k = 0; k < count; ++k) {
     group[k] = group_of_cluster.at(held_out.nodes[k].cluster);
     std::mt19937_64 link_rng(sim::DeriveSeed(sim::DeriveSeed(seed, seed_stream::kHeldOutLinks), k));
-    const network::TransferRecord transfer = downlink.Transfer(
+    const network::TransferRecord transfer = links.at(held_out.nodes[k].cluster).Transfer(
         {0, 0, static_cast<network::NodeId>(held_out.nodes[k].id), push_bytes[group[k]], 0.0},
         link_rng);
     RecordTransfer(recorder, kServer, 0, transfer);

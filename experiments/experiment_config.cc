@@ -84,6 +84,18 @@ ledger::EnergyModelConfig EnergyConfigOf(const ExperimentConfig& config) {
   energy.links.uplink.efficiency_kbit_per_j = config.network.links.uplink.efficiency_kbit_per_j;
   energy.links.downlink.efficiency_kbit_per_j = config.network.links.downlink.efficiency_kbit_per_j;
   energy.links.sidelink.efficiency_kbit_per_j = config.network.links.sidelink.efficiency_kbit_per_j;
+  // per-cluster efficiencies: only the clusters and kinds that override them
+  for (const network::ClusterLinksConfig& entry : config.network.cluster_links) {
+    ledger::ClusterLinkEfficiency efficiency;
+    efficiency.cluster = entry.cluster;
+    efficiency.uplink_kbit_per_j = entry.uplink.efficiency_kbit_per_j;
+    efficiency.downlink_kbit_per_j = entry.downlink.efficiency_kbit_per_j;
+    efficiency.sidelink_kbit_per_j = entry.sidelink.efficiency_kbit_per_j;
+    if (efficiency.uplink_kbit_per_j || efficiency.downlink_kbit_per_j ||
+        efficiency.sidelink_kbit_per_j) {
+      energy.cluster_links.push_back(std::move(efficiency));
+    }
+  }
   return energy;
 }
 
@@ -138,6 +150,16 @@ std::vector<FieldError> Validate(const ExperimentConfig& config) {
   }
   if (config.clusters.empty()) {
     errors.push_back({"clusters", "at least one [[clusters]] table is required"});
+  }
+  // per-cluster link overrides name clusters of this experiment
+  std::vector<std::string> cluster_names;
+  for (const sim::ClusterConfig& cluster : config.clusters) cluster_names.push_back(cluster.name);
+  for (std::size_t i = 0; i < config.network.cluster_links.size(); ++i) {
+    const std::string& name = config.network.cluster_links[i].cluster;
+    if (std::find(cluster_names.begin(), cluster_names.end(), name) == cluster_names.end()) {
+      errors.push_back({"network.cluster_links[" + std::to_string(i) + "].cluster",
+                        "unknown cluster \"" + name + "\"; clusters: " + JoinNames(cluster_names)});
+    }
   }
   for (std::size_t i = 0; i < config.clusters.size(); ++i) {
     for (std::size_t j = 0; j < i; ++j) {

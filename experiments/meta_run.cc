@@ -38,10 +38,11 @@ std::pair<int, int> TaskDims(const Population& population, std::size_t k) {
 }
 
 // An expected report that never came: an event of 0 bits and 0 attempts (phase other) on the
-// link it should have come over (uplink; sidelink for a member of a hierarchy).
+// link it should have come over (uplink; sidelink for a member of a hierarchy), to the node it
+// should have reached (`peer`: the server, or the member's head).
 void RecordMissing(ledger::RunRecorder& recorder, std::int32_t node, int round,
-                   ledger::LinkKind link = ledger::LinkKind::kUplink) {
-  recorder.RecordTransfer(node, round, ledger::Phase::kOther, link, 0, 0, 0);
+                   ledger::LinkKind link, std::int32_t peer) {
+  recorder.RecordTransfer(node, round, ledger::Phase::kOther, link, 0, 0, 0, peer);
 }
 
 // The return a report stands for: after adaptation where the method adapts (maml, fomaml),
@@ -131,14 +132,20 @@ MetaRunResult RunMeta(const ExperimentConfig& config, meta::MetaMethod method,
   const network::TensorEncoding ul_encoding = config.network.links.uplink.tensor_encoding;
   const network::TensorEncoding dl_encoding = config.network.links.downlink.tensor_encoding;
   const network::TensorEncoding sl_encoding = config.network.links.sidelink.tensor_encoding;
-  network::EmulatedLink downlink(network::LinkKind::kDownlink, config.network.links.downlink);
-  network::EmulatedLink uplink(network::LinkKind::kUplink, config.network.links.uplink);
   constexpr std::int32_t kServer = 0;
   const bool hierarchical = config.network.topology.kind == network::TopologyKind::kHierarchical;
   // a hierarchy: the clusters of each group, each cluster's own sidelink channel (docs/links.md)
   const std::vector<std::vector<std::size_t>> clusters = ClustersOf(population);
   std::vector<std::vector<std::size_t>> group_clusters(groups.size());
+  // each cluster's links: [network.links] with the cluster's overrides (docs/links.md,
+  // "Per-cluster overrides"); the clusters without a downlink override share the base downlink
+  // (downlinks[0], one cell for a broadcast), each one with an override has its own
+  std::vector<std::size_t> cluster_of(population.size());
+  std::vector<network::EmulatedLink> uplinks;
   std::vector<network::EmulatedLink> sidelinks;
+  std::vector<network::EmulatedLink> downlinks{
+      network::EmulatedLink(network::LinkKind::kDownlink, config.network.links.downlink)};
+  std::vector<std::size_t> downlink_of(clusters.size(), 0);
   for (std::size_t c = 0; c < clusters.size(); ++c) {
     const std::size_t head = clusters[c].front();
     for (std::size_t g = 0; g < groups.size(); ++g) {
@@ -146,57 +153,27 @@ MetaRunResult RunMeta(const ExperimentConfig& config, meta::MetaMethod method,
         group_clusters[g].push_back(c);
       }
     }
-    sidelinks.emplace_back(network::LinkKind::kSidelink, config.network.links.sidelink);
+    const std::string& name = population.nodes[head].cluster;
+    for (const std::size_t k : clusters[c]) cluster_of[k] = c;
+    uplinks.emplace_back(network::LinkKind::kUplink,
+                         config.network.Link(network::LinkKind::kUplink, name));
+    sidelinks.emplace_back(network::LinkKind::kSidelink,
+                           config.network.Link(network::LinkKind::kSidelink, name));
+    if (config.network.Overrides(name, network::LinkKind::kDownlink)) {
+      downlink_of[c] = downlinks.size();
+      downlinks.emplace_back(network::LinkKind::kDownlink,
+                             config.network.Link(network::LinkKind::kDownlink, name));
+    }
   }
+  // the receiver a broadcast is recorded against (docs/ledger.md, "Endpoints")
+  const BroadcastCells cells(config, population);
+  cells.Register(recorder);
   auto node_of = [&](std::size_t k) { return population.nodes[k].id; };
 
   std::vector<int> consecutive_rejections(groups.size(), 0);
   double last_post = 0.0;
   int missing_total = 0;
   HierarchyLosses losses_total;
-
-  // the server's update of group g from the contributions that arrived
-  auto server_update = [&](std::size_t g, int round, std::span<const meta::Contribution> arrived,
-                           std::uint64_t extra_flops) {
-    const ledger::MeterSample start = meter.Start();
-    const meta::AggregateReport report = learners[g]->Update(arrived);
-    recorder.RecordCompute(kServer, round, ledger::Phase::kAggregate, 0,
-                           static_cast<double>(report.flops + extra_flops), meter.Stop(start));
-    if (report.ok()) {
-      consecutive_rejections[g] = 0;
-    } else {
-      out << "  " << method_name << " round " << round << ": update rejected: " << report.message
-          << "\n";
-      if (++consecutive_rejections[g] >= meta_config.max_rejected_steps) {
-        throw std::runtime_error(method_name + ": " + std::to_string(consecutive_rejections[g]) +
-                                 " consecutive meta-updates rejected (meta.max_rejected_steps); "
-                                 "the run stops, its ledger keeps every round so far");
-      }
-    }
-  };
-  // the report of agent k as the server (or its head) decodes it: its work and returns go to
-  // the ledger; nullopt (recorded missing on `link`) when it never came or is malformed
-  auto take_report = [&](const std::vector<std::optional<network::Message>>& reports,
-                         std::size_t k, int round,
-                         ledger::LinkKind link) -> std::optional<MetaReport> {
-    const std::int32_t node = node_of(k);
-    std::string error;
-    std::optional<MetaReport> report;
-    if (reports[k]) report = ParseMetaReport(*reports[k], error);
-    if (!report) {
-      if (reports[k]) {
-        out << "  " << method_name << " round " << round << ": node " << node
-            << " sent a malformed report (" << error << ")\n";
-      }
-      RecordMissing(recorder, node, round, link);
-      return std::nullopt;
-    }
-    RecordAgentReport(recorder, node, round, population.tasks[k].Describe(), method_name,
-                      *report);
-    report->contribution.method = method;
-    return report;
-  };
-
   for (int round = 1; round <= config.training.rounds; ++round) {
     std::mt19937_64 link_rng(sim::DeriveSeed(sim::DeriveSeed(seed, seed_stream::kLinks),
                                              static_cast<std::uint64_t>(round)));
@@ -220,24 +197,32 @@ MetaRunResult RunMeta(const ExperimentConfig& config, meta::MetaMethod method,
       } else {
         targets = groups[g];
       }
-      if (config.network.links.downlink.broadcast) {
-        std::vector<network::NodeId> receivers;
-        for (const std::size_t k : targets) {
-          receivers.push_back(static_cast<network::NodeId>(node_of(k)));
-        }
-        const network::BroadcastResult result = downlink.Broadcast(
-            {static_cast<std::uint32_t>(round), 0, network::kAnyNode, push_bytes, 0.0}, receivers,
-            link_rng);
-        RecordTransfer(recorder, kServer, round, result.record);
-        for (std::size_t i = 0; i < targets.size(); ++i) received[targets[i]] = result.delivered[i];
-      } else {
-        for (const std::size_t k : targets) {
-          const network::TransferRecord transfer = downlink.Transfer(
-              {static_cast<std::uint32_t>(round), 0, static_cast<network::NodeId>(node_of(k)),
-               push_bytes, 0.0},
-              link_rng);
-          RecordTransfer(recorder, kServer, round, transfer);
-          received[k] = transfer.delivered;
+      // the targets by downlink (without overrides: all of them on the base downlink)
+      std::vector<std::vector<std::size_t>> cell_targets(downlinks.size());
+      for (const std::size_t k : targets) cell_targets[downlink_of[cluster_of[k]]].push_back(k);
+      for (std::size_t d = 0; d < downlinks.size(); ++d) {
+        const std::vector<std::size_t>& cell = cell_targets[d];
+        if (cell.empty()) continue;
+        network::EmulatedLink& downlink = downlinks[d];
+        if (downlink.config().broadcast) {
+          std::vector<network::NodeId> receivers;
+          for (const std::size_t k : cell) {
+            receivers.push_back(static_cast<network::NodeId>(node_of(k)));
+          }
+          const network::BroadcastResult result = downlink.Broadcast(
+              {static_cast<std::uint32_t>(round), 0, network::kAnyNode, push_bytes, 0.0},
+              receivers, link_rng);
+          RecordTransfer(recorder, kServer, round, result.record, cells.Of(cell));
+          for (std::size_t i = 0; i < cell.size(); ++i) received[cell[i]] = result.delivered[i];
+        } else {
+          for (const std::size_t k : cell) {
+            const network::TransferRecord transfer = downlink.Transfer(
+                {static_cast<std::uint32_t>(round), 0, static_cast<network::NodeId>(node_of(k)),
+                 push_bytes, 0.0},
+                link_rng);
+            RecordTransfer(recorder, kServer, round, transfer);
+            received[k] = transfer.delivered;
+          }
         }
       }
     }
@@ -254,7 +239,7 @@ MetaRunResult RunMeta(const ExperimentConfig& config, meta::MetaMethod method,
           relays[c] = RoundTrip(at_head, sl_encoding);
           const std::uint64_t relay_bytes = network::EncodedSize(at_head, sl_encoding);
           const auto head = static_cast<network::NodeId>(node_of(agents.front()));
-          if (config.network.links.sidelink.broadcast) {
+          if (sidelinks[c].config().broadcast) {
             std::vector<network::NodeId> receivers;
             for (std::size_t i = 1; i < agents.size(); ++i) {
               receivers.push_back(static_cast<network::NodeId>(node_of(agents[i])));
@@ -262,7 +247,8 @@ MetaRunResult RunMeta(const ExperimentConfig& config, meta::MetaMethod method,
             const network::BroadcastResult result = sidelinks[c].Broadcast(
                 {static_cast<std::uint32_t>(round), head, network::kAnyNode, relay_bytes, 0.0},
                 receivers, link_rng);
-            RecordTransfer(recorder, static_cast<std::int32_t>(head), round, result.record);
+            RecordTransfer(recorder, static_cast<std::int32_t>(head), round, result.record,
+                           cells.Of(std::span(agents).subspan(1)));
             for (std::size_t i = 1; i < agents.size(); ++i) {
               received[agents[i]] = result.delivered[i - 1];
             }
@@ -326,7 +312,7 @@ MetaRunResult RunMeta(const ExperimentConfig& config, meta::MetaMethod method,
           }
           // uplink: what the link loses is not aggregated
           const std::uint64_t report_bytes = network::EncodedSize(*reports[k], ul_encoding);
-          const network::TransferRecord transfer = uplink.Transfer(
+          const network::TransferRecord transfer = uplinks[cluster_of[k]].Transfer(
               {static_cast<std::uint32_t>(round), static_cast<network::NodeId>(node), 0,
                report_bytes, 0.0},
               link_rng);
@@ -386,7 +372,7 @@ MetaRunResult RunMeta(const ExperimentConfig& config, meta::MetaMethod method,
             RecordTransfer(recorder, node, round, transfer);
             if (!transfer.delivered) {
               // lost after max_attempts: missing from this round's aggregate (marked)
-              RecordMissing(recorder, node, round, ledger::LinkKind::kSidelink);
+              RecordMissing(recorder, node, round, ledger::LinkKind::kSidelink, head);
               ++lost;
               ++losses.reports;
               continue;
@@ -425,13 +411,13 @@ MetaRunResult RunMeta(const ExperimentConfig& config, meta::MetaMethod method,
             meter.Stop(start));
 
         // head -> server over the uplink: one aggregate per cluster
-        const network::TransferRecord transfer = uplink.Transfer(
+        const network::TransferRecord transfer = uplinks[c].Transfer(
             {static_cast<std::uint32_t>(round), static_cast<network::NodeId>(head), 0,
              network::EncodedSize(message, ul_encoding), 0.0},
             link_rng);
         RecordTransfer(recorder, head, round, transfer);
         if (!transfer.delivered) {
-          RecordMissing(recorder, head, round, ledger::LinkKind::kUplink);
+          RecordMissing(recorder, head, round, ledger::LinkKind::kUplink, kServer);
           ++lost;
           ++losses.aggregates;
           continue;

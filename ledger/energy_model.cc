@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <stdexcept>
 
 namespace metajoule::ledger {
@@ -161,9 +162,39 @@ std::vector<FieldError> Validate(const LinksConfig& links) {
   return errors;
 }
 
+std::vector<FieldError> Validate(const ClusterLinkEfficiency& link) {
+  std::vector<FieldError> errors;
+  if (link.cluster.empty()) errors.push_back({"cluster", "must name a cluster"});
+  const std::pair<const char*, const std::optional<double>*> kinds[] = {
+      {"uplink_kbit_per_j", &link.uplink_kbit_per_j},
+      {"downlink_kbit_per_j", &link.downlink_kbit_per_j},
+      {"sidelink_kbit_per_j", &link.sidelink_kbit_per_j}};
+  for (const auto& [key, value] : kinds) {
+    if (*value && !(**value > 0 && std::isfinite(**value))) {
+      errors.push_back({key, Positive("(kbit/J)", **value)});
+    }
+  }
+  return errors;
+}
+
+std::string_view LinkCluster(std::string_view transmitter_cluster,
+                             std::string_view receiver_cluster) {
+  return transmitter_cluster.empty() ? receiver_cluster : transmitter_cluster;
+}
+
 std::vector<FieldError> Validate(const EnergyModelConfig& config) {
   std::vector<FieldError> errors;
   Prefix("links", Validate(config.links), errors);
+  for (std::size_t i = 0; i < config.cluster_links.size(); ++i) {
+    const std::string key = "cluster_links[" + std::to_string(i) + "]";
+    Prefix(key, Validate(config.cluster_links[i]), errors);
+    for (std::size_t j = 0; j < i; ++j) {
+      if (config.cluster_links[j].cluster == config.cluster_links[i].cluster) {
+        errors.push_back({key + ".cluster",
+                          "duplicate cluster \"" + config.cluster_links[i].cluster + "\""});
+      }
+    }
+  }
   for (std::size_t i = 0; i < config.devices.size(); ++i) {
     Prefix("devices[" + std::to_string(i) + "]", Validate(config.devices[i]), errors);
   }
@@ -252,7 +283,16 @@ const GridLocation& EnergyModel::Location(std::string_view name) const {
 std::vector<std::string> EnergyModel::DeviceNames() const { return NamesOf(devices_); }
 std::vector<std::string> EnergyModel::LocationNames() const { return NamesOf(locations_); }
 
-double EnergyModel::LinkEfficiencyBitPerJ(LinkKind link) const {
+double EnergyModel::LinkEfficiencyBitPerJ(LinkKind link, std::string_view cluster) const {
+  if (!cluster.empty()) {
+    for (const ClusterLinkEfficiency& entry : config_.cluster_links) {
+      if (entry.cluster != cluster) continue;
+      const std::optional<double>& value = link == LinkKind::kUplink     ? entry.uplink_kbit_per_j
+                                           : link == LinkKind::kDownlink ? entry.downlink_kbit_per_j
+                                                                         : entry.sidelink_kbit_per_j;
+      if (link != LinkKind::kNone && value) return *value * 1e3;
+    }
+  }
   switch (link) {
     case LinkKind::kUplink: return config_.links.uplink.efficiency_kbit_per_j * 1e3;
     case LinkKind::kDownlink: return config_.links.downlink.efficiency_kbit_per_j * 1e3;
@@ -268,11 +308,13 @@ NodePricing EnergyModel::ForNode(std::string_view device, std::string_view locat
 }
 
 void EnergyModel::Price(const NodePricing& node, EnergySource compute_source, Event& event,
-                        std::optional<double> measured_package_j) const {
+                        std::optional<double> measured_package_j,
+                        std::string_view link_cluster) const {
   if (event.kind == EventKind::kComm) {
-    // E = bits_on_air / EE_link (DESIGN.md "Energy model", communication)
+    // E = bits_on_air / EE_link (DESIGN.md "Energy model", communication), EE of the link that
+    // carried the transfer
     event.energy_j = CommEnergyJ(static_cast<double>(event.bits_on_air),
-                                 LinkEfficiencyBitPerJ(event.link));
+                                 LinkEfficiencyBitPerJ(event.link, link_cluster));
     event.source = EnergySource::kModelled;
   } else {
     double device_seconds = 0.0;
@@ -319,6 +361,26 @@ std::string EnergyModel::ToText() const {
       .append(" }, sidelink = { efficiency_kbit_per_j = ")
       .append(FormatDouble(config_.links.sidelink.efficiency_kbit_per_j))
       .append(" } }\n");
+  // per-cluster efficiencies only when there are some, so that runs without them keep the text
+  if (!config_.cluster_links.empty()) {
+    out.append("cluster_links = [");
+    for (std::size_t i = 0; i < config_.cluster_links.size(); ++i) {
+      const ClusterLinkEfficiency& entry = config_.cluster_links[i];
+      out.append(i == 0 ? " { cluster = \"" : ", { cluster = \"").append(entry.cluster).append("\"");
+      const std::pair<const char*, const std::optional<double>*> kinds[] = {
+          {"uplink", &entry.uplink_kbit_per_j},
+          {"downlink", &entry.downlink_kbit_per_j},
+          {"sidelink", &entry.sidelink_kbit_per_j}};
+      for (const auto& [kind, value] : kinds) {
+        if (*value) {
+          out.append(", ").append(kind).append(" = { efficiency_kbit_per_j = ")
+              .append(FormatDouble(**value)).append(" }");
+        }
+      }
+      out.append(" }");
+    }
+    out.append(" ]\n");
+  }
   for (const auto& device : devices_) {
     out.append("\n[[devices]]\n");
     AppendToml(out, "name", device.name);

@@ -83,6 +83,22 @@ struct LinksConfig {
   }
 };
 
+/// The link efficiencies of one cluster where they differ from LinksConfig, kbit/J (unset: the
+/// link kind's base efficiency). Set by an experiment from [network.cluster_links].
+struct ClusterLinkEfficiency {
+  std::string cluster{};
+  std::optional<double> uplink_kbit_per_j{};
+  std::optional<double> downlink_kbit_per_j{};
+  std::optional<double> sidelink_kbit_per_j{};
+};
+
+/// The cluster whose link carried a transfer, which prices it (docs/ledger.md, "Endpoints"):
+/// the transmitter's cluster, or the receiver's when the transmitter is outside every cluster
+/// (the server's downlink to an agent or a cell, a deployment neighbour's sidelink). Empty: the
+/// base link of the kind.
+std::string_view LinkCluster(std::string_view transmitter_cluster,
+                             std::string_view receiver_cluster);
+
 /// [ledger.energy]: every coefficient of the model.
 struct EnergyModelConfig {
   /// Requested meter for compute energy: "modelled" (deterministic, default), "cputime", "rapl".
@@ -94,6 +110,9 @@ struct EnergyModelConfig {
   std::string default_device{"robot_board"};
   std::string default_location{"world"};
   LinksConfig links{};
+  /// Per-cluster link efficiencies (not a key of [ledger.energy]: an experiment sets them from
+  /// [network.cluster_links]); at most one entry per cluster.
+  std::vector<ClusterLinkEfficiency> cluster_links{};
   /// Added to (or, by name, replacing) BuiltinDeviceProfiles().
   std::vector<DeviceProfile> devices{};
   /// Added to (or, by name, replacing) BuiltinGridLocations().
@@ -117,6 +136,7 @@ std::vector<FieldError> Validate(const DeviceProfile& profile);
 std::vector<FieldError> Validate(const GridLocation& location);
 std::vector<FieldError> Validate(const LinkEfficiency& link);
 std::vector<FieldError> Validate(const LinksConfig& links);
+std::vector<FieldError> Validate(const ClusterLinkEfficiency& link);
 std::vector<FieldError> Validate(const EnergyModelConfig& config);
 
 /// The documented default device profiles (docs/ledger.md, "Device profiles").
@@ -137,10 +157,12 @@ double CommEnergyJ(double bits_on_air, double efficiency_bit_per_j);
 /// Carbon (gCO2e): g = joules / 3.6e6 × gco2e_per_kwh.
 double CarbonGrams(double joules, double gco2e_per_kwh);
 
-/// What prices one node's events: its resolved device profile and grid location.
+/// What prices one node's events: its resolved device profile and grid location, and its
+/// cluster (which link efficiencies its transfers pay, see LinkCluster).
 struct NodePricing {
   DeviceProfile device{};
   GridLocation location{};
+  std::string cluster{};
 };
 
 /// The resolved model: built-in tables merged with the config's entries. Immutable and safe to
@@ -164,8 +186,10 @@ class EnergyModel {
   std::vector<std::string> DeviceNames() const;
   std::vector<std::string> LocationNames() const;
 
-  /// Link efficiency in bit/J (config kbit/J × 1000). Throws std::invalid_argument for kNone.
-  double LinkEfficiencyBitPerJ(LinkKind link) const;
+  /// Link efficiency in bit/J (config kbit/J × 1000) of the `link` of `cluster`: the cluster's
+  /// override where cluster_links has one, else the base link's. Throws std::invalid_argument
+  /// for kNone.
+  double LinkEfficiencyBitPerJ(LinkKind link, std::string_view cluster = {}) const;
 
   /// Device and location of a node (empty names take the defaults); throws like Device().
   NodePricing ForNode(std::string_view device, std::string_view location) const;
@@ -173,10 +197,12 @@ class EnergyModel {
   /// Fills event.energy_j, event.source and event.gco2e from its raw work.
   /// Compute events use `compute_source`: kModelled and kCputime follow the formulas above;
   /// kRapl needs `measured_package_j` (joules read from the counters over the event) and charges
-  /// PUE × measured_package_j. Comm events are always kModelled. Throws std::invalid_argument
+  /// PUE × measured_package_j. Comm events are always kModelled and pay the efficiency of the
+  /// `link_cluster`'s link (LinkCluster; empty: the base link). Throws std::invalid_argument
   /// for kRapl without a measurement or a comm event with link kNone.
   void Price(const NodePricing& node, EnergySource compute_source, Event& event,
-             std::optional<double> measured_package_j = std::nullopt) const;
+             std::optional<double> measured_package_j = std::nullopt,
+             std::string_view link_cluster = {}) const;
 
   /// Every resolved coefficient as TOML text (stored with each run, for traceability).
   std::string ToText() const;

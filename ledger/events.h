@@ -69,6 +69,10 @@ constexpr std::optional<E> FromName(std::string_view name) {
   return std::nullopt;
 }
 
+/// Event::peer of an event without a receiver (compute events, and transfers recorded before
+/// ledger schema version 3); stored as NULL.
+inline constexpr std::int32_t kNoPeer = -1;
+
 /// One compute step or one transfer of one node in one round. The raw work fields are what
 /// repricing recomputes from, so record them even when a meter measured the energy.
 struct Event {
@@ -77,6 +81,10 @@ struct Event {
   Phase phase{Phase::kOther};
   EventKind kind{EventKind::kCompute};
   LinkKind link{LinkKind::kNone};  ///< kNone for compute events
+  /// The receiving endpoint of a transfer (`node` is the transmitter): a node id, or for a
+  /// broadcast the "cell" node that stands for its receivers (docs/ledger.md, "Endpoints");
+  /// kNoPeer for compute events.
+  std::int32_t peer{kNoPeer};
 
   // raw work of a compute event
   std::int64_t sim_steps{0};  ///< MuJoCo steps (mj_step calls)
@@ -109,7 +117,7 @@ struct Evaluation {
 /// A node of a run and what prices its events: its device profile and grid location names.
 struct NodeInfo {
   std::int32_t id{0};
-  std::string role{};     ///< "agent", "server", "cluster_head", "datacentre", ...
+  std::string role{};     ///< "agent", "server", "cell", "neighbour", ...
   std::string cluster{};  ///< cluster name, empty for nodes outside clusters
   std::string device{};   ///< device profile name (EnergyModel::DeviceNames())
   std::string location{};  ///< grid location name (EnergyModel::LocationNames())

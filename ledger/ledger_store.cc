@@ -89,6 +89,10 @@ CREATE INDEX evaluations_by_run_method ON evaluations (run, method, adapt_step, 
 // schema version 2 adds the totals tables (docs/ledger.md "Totals"): sums of the committed rows
 // per run and round, kept up to date in the transaction that commits the rows, so the summary
 // queries read a few rows per round instead of scanning every event of a run
+// schema version 3 adds each transfer's receiving endpoint (docs/ledger.md "Endpoints"); rows
+// written before it, and compute events, hold NULL
+constexpr const char* kPeerSchemaSql = "ALTER TABLE events ADD COLUMN peer INTEGER";
+
 constexpr const char* kTotalsSchemaSql = R"sql(
 CREATE TABLE event_totals (
   run      INTEGER NOT NULL,
@@ -132,8 +136,8 @@ constexpr std::string_view kUnregistered = "(unregistered)";
 
 constexpr const char* kInsertEventSql =
     "INSERT INTO events (run, round, node, phase, kind, link, sim_steps, flops, cpu_s, wall_s, "
-    "bits_on_air, payload_bits, attempts, energy_j, energy_source, gco2e) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
+    "bits_on_air, payload_bits, attempts, energy_j, energy_source, gco2e, peer) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)";
 
 constexpr const char* kInsertEvaluationSql =
     "INSERT INTO evaluations (run, round, node, task, method, adapt_step, return_value) "
@@ -428,15 +432,17 @@ LedgerStore::LedgerStore(std::string path, StoreOptions options, OpenMode mode)
          options_.durability == Durability::kFull ? "PRAGMA synchronous = FULL"
                                                   : "PRAGMA synchronous = NORMAL");
     if (version == 0) CreateSchema();
-    if (version == 1) {
-      MigrateToVersion2();
+    if (version == 1 || version == 2) {
+      MigrateToVersion3(version);
     } else {
       PrepareStatements();
     }
     has_totals_ = true;
+    has_peer_ = true;
     events_.reserve(static_cast<std::size_t>(options_.batch_size));
   } else {
     has_totals_ = version >= 2;
+    has_peer_ = version >= 3;
   }
 }
 
@@ -470,23 +476,28 @@ void LedgerStore::CreateSchema() {
   Transaction transaction(db_.get(), path_);
   Exec(db_.get(), path_, kSchemaSql);
   Exec(db_.get(), path_, kTotalsSchemaSql);
-  Exec(db_.get(), path_, "PRAGMA user_version = 2");
+  Exec(db_.get(), path_, kPeerSchemaSql);
+  Exec(db_.get(), path_, "PRAGMA user_version = 3");
   transaction.Commit();
 }
 
-void LedgerStore::MigrateToVersion2() {
-  // version 1 -> 2: the totals tables, computed from every committed row, in one transaction
+void LedgerStore::MigrateToVersion3(int from_version) {
+  // version 2 -> 3: the peer column (NULL for every committed row); version 1 -> 2 first adds
+  // the totals tables, computed from every committed row; all in one transaction
   Transaction transaction(db_.get(), path_);
-  Exec(db_.get(), path_, kTotalsSchemaSql);
+  Exec(db_.get(), path_, kPeerSchemaSql);
+  if (from_version == 1) Exec(db_.get(), path_, kTotalsSchemaSql);
   PrepareStatements();
-  std::vector<std::int64_t> runs;
-  {
-    Statement select(db_.get(), path_,
-                     "SELECT DISTINCT run FROM events UNION SELECT DISTINCT run FROM evaluations");
-    while (select.Step()) runs.push_back(select.ColumnInt64(0));
+  if (from_version == 1) {
+    std::vector<std::int64_t> runs;
+    {
+      Statement select(db_.get(), path_,
+                       "SELECT DISTINCT run FROM events UNION SELECT DISTINCT run FROM evaluations");
+      while (select.Step()) runs.push_back(select.ColumnInt64(0));
+    }
+    for (const std::int64_t run : runs) RebuildTotalsLocked(run);
   }
-  for (const std::int64_t run : runs) RebuildTotalsLocked(run);
-  Exec(db_.get(), path_, "PRAGMA user_version = 2");
+  Exec(db_.get(), path_, "PRAGMA user_version = 3");
   transaction.Commit();
 }
 
@@ -732,6 +743,11 @@ void LedgerStore::FlushLocked() {
     insert.BindDouble(14, e.energy_j);
     insert.BindStaticText(15, Name(e.source));
     insert.BindDouble(16, e.gco2e);
+    if (e.peer == kNoPeer) {
+      insert.BindNull(17);
+    } else {
+      insert.BindInt64(17, e.peer);
+    }
     insert.Step();
     sqlite3_reset(insert.get());
   }

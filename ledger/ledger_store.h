@@ -75,9 +75,11 @@ struct RunRecord {
 class LedgerStore {
  public:
   /// The schema version this build writes (PRAGMA user_version). Version 2 added the totals
-  /// tables; a version-1 file opened kReadWrite is migrated forward in one transaction, one
-  /// opened kReadOnly is read as it is (has_totals() false).
-  static constexpr int kSchemaVersion = 2;
+  /// tables, version 3 the events.peer column (a transfer's receiving endpoint); an older file
+  /// opened kReadWrite is migrated forward in one transaction (old transfers get peer NULL),
+  /// one opened kReadOnly is read as it is (has_totals() false below version 2, has_peer()
+  /// false below version 3).
+  static constexpr int kSchemaVersion = 3;
 
   /// Opens `path`, creating an empty ledger when it does not exist (kReadWrite only).
   /// Throws LedgerCorruptError when the file is not an SQLite database, is damaged, or is an
@@ -129,6 +131,8 @@ class LedgerStore {
   /// which every commit keeps equal to the sums of the committed rows (docs/ledger.md
   /// "Totals"); the summary queries read them instead of scanning the rows.
   bool has_totals() const { return has_totals_; }
+  /// Whether the events table has the peer column (schema version 3).
+  bool has_peer() const { return has_peer_; }
   /// Recomputes `run`'s totals from its committed rows, for code that writes events or
   /// evaluations other than through Append/AddEvaluation (repricing). Flushes queued rows
   /// first. Runs in a savepoint, so it joins a transaction the caller has open.
@@ -157,7 +161,7 @@ class LedgerStore {
 
   void CreateSchema();
   void PrepareStatements();
-  void MigrateToVersion2();
+  void MigrateToVersion3(int from_version);
   void FlushLocked();
   void RebuildTotalsLocked(std::int64_t run);
   RunLocations& LocationsOf(std::int64_t run);
@@ -177,6 +181,7 @@ class LedgerStore {
   std::optional<internal::Statement> select_evaluation_totals_;
   std::optional<internal::Statement> write_evaluation_totals_;
   bool has_totals_{false};
+  bool has_peer_{false};
   std::unordered_map<std::int64_t, RunLocations> run_locations_;
   std::vector<std::string> locations_;  ///< interned location names; index 0 "(unregistered)"
   std::unordered_map<std::string, int> location_ids_;

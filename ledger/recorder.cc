@@ -22,7 +22,9 @@ RunRecorder::RunRecorder(LedgerStore& store, const EnergyModel& model, std::int6
     : store_(store), model_(model), meter_(std::move(meter)), run_(run) {
   store_.Run(run_);  // std::invalid_argument for an unknown run
   for (const NodeInfo& node : store_.Nodes(run_)) {
-    nodes_.insert_or_assign(node.id, model_.ForNode(node.device, node.location));
+    NodePricing pricing = model_.ForNode(node.device, node.location);
+    pricing.cluster = node.cluster;
+    nodes_.insert_or_assign(node.id, std::move(pricing));
   }
   energy_j_.store(QueryBreakdown(store_, run_).total_j(), std::memory_order_relaxed);
 }
@@ -31,6 +33,7 @@ void RunRecorder::AddNode(NodeInfo node) {
   NodePricing pricing = model_.ForNode(node.device, node.location);
   node.device = pricing.device.name;
   node.location = pricing.location.name;
+  pricing.cluster = node.cluster;
   store_.AddNode(run_, node);
   std::unique_lock lock(mutex_);
   nodes_.insert_or_assign(node.id, std::move(pricing));
@@ -68,7 +71,17 @@ Event RunRecorder::Record(Event event, std::optional<double> measured_package_j)
       throw std::invalid_argument("RunRecorder::Record: node " + std::to_string(event.node) +
                                   " was never added with AddNode");
     }
-    model_.Price(it->second, meter_.used, event, measured_package_j);
+    std::string_view peer_cluster;
+    if (event.peer != kNoPeer) {
+      const auto peer = nodes_.find(event.peer);
+      if (peer == nodes_.end()) {
+        throw std::invalid_argument("RunRecorder::Record: peer " + std::to_string(event.peer) +
+                                    " was never added with AddNode");
+      }
+      peer_cluster = peer->second.cluster;
+    }
+    model_.Price(it->second, meter_.used, event, measured_package_j,
+                 LinkCluster(it->second.cluster, peer_cluster));
   }
   store_.Append(run_, event);
   energy_j_.fetch_add(event.energy_j, std::memory_order_relaxed);
@@ -92,7 +105,8 @@ Event RunRecorder::RecordCompute(std::int32_t node, std::int64_t round, Phase ph
 
 Event RunRecorder::RecordTransfer(std::int32_t node, std::int64_t round, Phase phase,
                                   LinkKind link, std::int64_t bits_on_air,
-                                  std::int64_t payload_bits, std::int32_t attempts) {
+                                  std::int64_t payload_bits, std::int32_t attempts,
+                                  std::int32_t peer) {
   Event event;
   event.node = node;
   event.round = round;
@@ -102,6 +116,7 @@ Event RunRecorder::RecordTransfer(std::int32_t node, std::int64_t round, Phase p
   event.bits_on_air = bits_on_air;
   event.payload_bits = payload_bits;
   event.attempts = attempts;
+  event.peer = peer;
   return Record(event);
 }
 

@@ -39,17 +39,21 @@ class RunRecorder {
 
   /// Prices `event` (energy_j, source, gco2e) and queues it; returns the priced event.
   /// Compute events use the meter in use: with RAPL, `measured_package_j` is required
-  /// (std::invalid_argument otherwise). Throws std::invalid_argument for an unregistered node.
+  /// (std::invalid_argument otherwise). Throws std::invalid_argument for an unregistered node
+  /// or peer.
   Event Record(Event event, std::optional<double> measured_package_j = std::nullopt);
 
   /// A compute event from its work and a Meter measurement (cpu, wall and, with RAPL, joules).
   Event RecordCompute(std::int32_t node, std::int64_t round, Phase phase, std::int64_t sim_steps,
                       double flops, const Measurement& measurement);
 
-  /// A transfer over `link`: bits_on_air includes headers and every retransmission.
+  /// A transfer over `link` from `node` to `peer` (a registered node; for a broadcast, the cell
+  /// node of its receivers; kNoPeer when unknown): bits_on_air includes headers and every
+  /// retransmission. It pays the efficiency of the link of LinkCluster(node's cluster, peer's
+  /// cluster).
   Event RecordTransfer(std::int32_t node, std::int64_t round, Phase phase, LinkKind link,
                        std::int64_t bits_on_air, std::int64_t payload_bits,
-                       std::int32_t attempts = 1);
+                       std::int32_t attempts = 1, std::int32_t peer = kNoPeer);
 
   /// Queues an evaluation.
   void RecordEvaluation(const Evaluation& evaluation);

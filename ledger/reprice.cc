@@ -14,7 +14,7 @@ using internal::Transaction;
 struct PricingContext {
   const EnergyModel* model{nullptr};
   EnergySource compute_source{EnergySource::kModelled};
-  std::unordered_map<std::int64_t, NodePricing> nodes{};
+  std::unordered_map<std::int64_t, NodePricing> nodes{};  // with each node's cluster
   NodePricing fallback{};  // nodes that were never registered: the model's defaults
   // each row calls mj_price twice (energy, then carbon) with the same arguments: the second
   // call reuses the first one's result
@@ -24,7 +24,7 @@ struct PricingContext {
 };
 
 bool SameWork(const Event& a, const Event& b) {
-  return a.node == b.node && a.kind == b.kind && a.link == b.link && a.sim_steps == b.sim_steps &&
+  return a.node == b.node && a.peer == b.peer && a.kind == b.kind && a.link == b.link && a.sim_steps == b.sim_steps &&
          a.flops == b.flops && a.cpu_seconds == b.cpu_seconds &&
          a.wall_seconds == b.wall_seconds && a.bits_on_air == b.bits_on_air;
 }
@@ -35,11 +35,13 @@ std::string_view TextArg(sqlite3_value* value) {
   return {reinterpret_cast<const char*>(text), static_cast<std::size_t>(sqlite3_value_bytes(value))};
 }
 
-// mj_price(what, node, kind, link, sim_steps, flops, cpu_s, wall_s, bits_on_air)
-// what = 0: energy (J), what = 1: gCO2e. Both go through EnergyModel::Price.
+// mj_price(what, node, kind, link, sim_steps, flops, cpu_s, wall_s, bits_on_air, peer)
+// what = 0: energy (J), what = 1: gCO2e. Both go through EnergyModel::Price, a transfer at the
+// efficiency of LinkCluster(node's cluster, peer's cluster) as a live run prices it.
+constexpr int kPriceArgCount = 10;
 void PriceFunction(sqlite3_context* context, int argc, sqlite3_value** argv) {
-  if (argc != 9) {
-    sqlite3_result_error(context, "mj_price: expected 9 arguments", -1);
+  if (argc != kPriceArgCount) {
+    sqlite3_result_error(context, "mj_price: expected 10 arguments", -1);
     return;
   }
   auto* pricing = static_cast<PricingContext*>(sqlite3_user_data(context));
@@ -60,13 +62,22 @@ void PriceFunction(sqlite3_context* context, int argc, sqlite3_value** argv) {
   event.cpu_seconds = sqlite3_value_double(argv[6]);
   event.wall_seconds = sqlite3_value_double(argv[7]);
   event.bits_on_air = static_cast<std::int64_t>(sqlite3_value_int64(argv[8]));
+  event.peer = sqlite3_value_type(argv[9]) == SQLITE_NULL
+                   ? kNoPeer
+                   : static_cast<std::int32_t>(sqlite3_value_int64(argv[9]));
   if (!pricing->has_last || !SameWork(event, pricing->last_input)) {
     const auto it = pricing->nodes.find(event.node);
     const NodePricing& node = it != pricing->nodes.end() ? it->second : pricing->fallback;
+    std::string_view peer_cluster;
+    if (event.peer != kNoPeer) {
+      const auto peer = pricing->nodes.find(event.peer);
+      if (peer != pricing->nodes.end()) peer_cluster = peer->second.cluster;
+    }
     pricing->last_input = event;
     pricing->has_last = false;
     try {
-      pricing->model->Price(node, pricing->compute_source, event);
+      pricing->model->Price(node, pricing->compute_source, event, std::nullopt,
+                            LinkCluster(node.cluster, peer_cluster));
     } catch (const std::exception& error) {
       sqlite3_result_error(context, error.what(), -1);
       return;
@@ -82,14 +93,14 @@ void PriceFunction(sqlite3_context* context, int argc, sqlite3_value** argv) {
 class ScopedPriceFunction {
  public:
   ScopedPriceFunction(sqlite3* db, const std::string& path, PricingContext* context) : db_(db) {
-    if (sqlite3_create_function_v2(db_, "mj_price", 9, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
+    if (sqlite3_create_function_v2(db_, "mj_price", kPriceArgCount, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
                                    context, PriceFunction, nullptr, nullptr,
                                    nullptr) != SQLITE_OK) {
       throw LedgerError(path, internal::SqliteMessage(db_, "cannot register mj_price"));
     }
   }
   ~ScopedPriceFunction() {
-    sqlite3_create_function_v2(db_, "mj_price", 9, SQLITE_UTF8, nullptr, nullptr, nullptr,
+    sqlite3_create_function_v2(db_, "mj_price", kPriceArgCount, SQLITE_UTF8, nullptr, nullptr, nullptr,
                                nullptr, nullptr);
   }
   ScopedPriceFunction(const ScopedPriceFunction&) = delete;
@@ -117,7 +128,19 @@ void Totals(const LedgerStore& store, std::int64_t run, std::int64_t& events, do
 }
 
 constexpr const char* kPriceArgs =
-    "node, kind, link, sim_steps, flops, cpu_s, wall_s, bits_on_air";
+    "node, kind, link, sim_steps, flops, cpu_s, wall_s, bits_on_air, peer";
+
+// transfers whose link cluster is unknown: sent by a node outside every cluster with no recorded
+// receiver (rows written before ledger schema version 3)
+std::int64_t UnattributedTransfers(const LedgerStore& store, std::int64_t run) {
+  Statement select(store.handle(), store.path(),
+                   "SELECT count(*) FROM events AS e WHERE e.run = ?1 AND e.kind = 'comm' AND "
+                   "e.peer IS NULL AND NOT EXISTS (SELECT 1 FROM nodes AS n WHERE n.run = e.run "
+                   "AND n.node = e.node AND n.cluster != '')");
+  select.BindInt64(1, run);
+  select.Step();
+  return select.ColumnInt64(0);
+}
 
 }  // namespace
 
@@ -141,10 +164,24 @@ RepriceResult RepriceRun(LedgerStore& store, std::int64_t run, const RepriceOpti
     node.device = Mapped(options.device_map, node.device);
     node.location = Mapped(options.location_map, node.location);
     try {
-      context.nodes.emplace(node.id, model.ForNode(node.device, node.location));
+      NodePricing pricing = model.ForNode(node.device, node.location);
+      pricing.cluster = node.cluster;
+      context.nodes.emplace(node.id, std::move(pricing));
     } catch (const std::invalid_argument& error) {
       throw std::invalid_argument("RepriceRun: node " + std::to_string(node.id) + ": " +
                                   error.what());
+    }
+  }
+
+  // per-cluster efficiencies need each transfer's cluster: refuse rather than price a transfer
+  // of unknown cluster at the base efficiency
+  if (!options.energy.cluster_links.empty()) {
+    if (const std::int64_t unknown = UnattributedTransfers(store, run); unknown > 0) {
+      throw std::invalid_argument(
+          "RepriceRun: run " + std::to_string(run) + " has " + std::to_string(unknown) +
+          " transfers from nodes outside every cluster with no recorded receiver (written before "
+          "ledger schema version 3), so per-cluster link efficiencies (network.cluster_links) "
+          "cannot be attributed to them; reprice without per-cluster efficiencies");
     }
   }
 
@@ -213,10 +250,11 @@ RepriceResult RepriceRun(LedgerStore& store, std::int64_t run, const RepriceOpti
         db, path,
         std::string("INSERT INTO events (run, round, node, phase, kind, link, sim_steps, flops, "
                     "cpu_s, wall_s, bits_on_air, payload_bits, attempts, energy_j, "
-                    "energy_source, gco2e) SELECT ?2, round, node, phase, kind, link, sim_steps, "
-                    "flops, cpu_s, wall_s, bits_on_air, payload_bits, attempts, mj_price(0, ") +
+                    "energy_source, gco2e, peer) SELECT ?2, round, node, phase, kind, link, "
+                    "sim_steps, flops, cpu_s, wall_s, bits_on_air, payload_bits, attempts, "
+                    "mj_price(0, ") +
             kPriceArgs + "), CASE kind WHEN 'compute' THEN ?3 ELSE 'modelled' END, mj_price(1, " +
-            kPriceArgs + ") FROM events WHERE run = ?1 ORDER BY id");
+            kPriceArgs + "), peer FROM events WHERE run = ?1 ORDER BY id");
     copy_events.BindInt64(1, run);
     copy_events.BindInt64(2, result.run);
     copy_events.BindText(3, source_name);

@@ -102,6 +102,31 @@ std::vector<FieldError> Validate(const LinksConfig& config) {
   return errors;
 }
 
+bool LinkOverride::empty() const {
+  return !rate_bps && !latency_s && !loss_probability && !max_attempts &&
+         !efficiency_kbit_per_j && !header_bits && !mtu_bytes && !broadcast && !tensor_encoding;
+}
+
+LinkConfig Apply(LinkConfig base, const LinkOverride& override_config) {
+  const LinkOverride& o = override_config;
+  if (o.rate_bps) base.rate_bps = *o.rate_bps;
+  if (o.latency_s) base.latency_s = *o.latency_s;
+  if (o.loss_probability) base.loss_probability = *o.loss_probability;
+  if (o.max_attempts) base.max_attempts = *o.max_attempts;
+  if (o.efficiency_kbit_per_j) base.efficiency_kbit_per_j = *o.efficiency_kbit_per_j;
+  if (o.header_bits) base.header_bits = *o.header_bits;
+  if (o.mtu_bytes) base.mtu_bytes = *o.mtu_bytes;
+  if (o.broadcast) base.broadcast = *o.broadcast;
+  if (o.tensor_encoding) base.tensor_encoding = *o.tensor_encoding;
+  return base;
+}
+
+std::vector<FieldError> Validate(const LinkOverride& config) {
+  // every range of LinkConfig is per key, and the defaults are in range: the errors of the
+  // defaults with the given keys applied are exactly those of the given keys
+  return Validate(Apply(LinkConfig{}, config));
+}
+
 double CommunicationEnergyJ(std::uint64_t bits, double efficiency_kbit_per_j) {
   return static_cast<double>(bits) / (efficiency_kbit_per_j * 1000.0);
 }

@@ -6,6 +6,7 @@
 // prices, E = bits_on_air / EE (DESIGN.md, "Energy model"); energy_j here is a convenience copy.
 
 #include <cstdint>
+#include <optional>
 #include <random>
 #include <span>
 #include <string_view>
@@ -80,9 +81,44 @@ struct LinksConfig {
   }
 };
 
+/// A partial LinkConfig (docs/links.md, "Per-cluster overrides"): each key given replaces the
+/// base link's value, the others keep it. Config table: an entry of [[network.cluster_links]].
+struct LinkOverride {
+  std::optional<double> rate_bps{};
+  std::optional<double> latency_s{};
+  std::optional<double> loss_probability{};
+  std::optional<int> max_attempts{};
+  std::optional<double> efficiency_kbit_per_j{};
+  std::optional<int> header_bits{};
+  std::optional<int> mtu_bytes{};
+  std::optional<bool> broadcast{};
+  std::optional<TensorEncoding> tensor_encoding{};
+
+  /// True when no key is given.
+  bool empty() const;
+
+  template <class V>
+  void Visit(V& v) {
+    v("rate_bps", rate_bps);
+    v("latency_s", latency_s);
+    v("loss_probability", loss_probability);
+    v("max_attempts", max_attempts);
+    v("efficiency_kbit_per_j", efficiency_kbit_per_j);
+    v("header_bits", header_bits);
+    v("mtu_bytes", mtu_bytes);
+    v("broadcast", broadcast);
+    v("tensor_encoding", tensor_encoding);
+  }
+};
+
+/// `base` with every key `override_config` gives replaced.
+LinkConfig Apply(LinkConfig base, const LinkOverride& override_config);
+
 /// Range checks; keys are relative to the struct ("rate_bps", "uplink.rate_bps").
 std::vector<FieldError> Validate(const LinkConfig& config);
 std::vector<FieldError> Validate(const LinksConfig& config);
+/// The same ranges as LinkConfig, for the keys given.
+std::vector<FieldError> Validate(const LinkOverride& config);
 
 /// One transfer of one message over one link, as the ledger records it. Bits are exact integers
 /// and the ground truth; airtime and energy are derived from them.

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -27,6 +28,32 @@ enum class Transport : std::uint8_t {
 std::span<const std::pair<std::string_view, Transport>> EnumNames(Transport);
 std::string_view ToString(Transport transport);
 
+/// The links of one cluster where they differ from [network.links] (docs/links.md, "Per-cluster
+/// overrides"). Config: one [[network.cluster_links]] table per cluster, e.g.
+///   [[network.cluster_links]]
+///   cluster = "arms_far"
+///   uplink = { efficiency_kbit_per_j = 25, loss_probability = 0.1 }
+struct ClusterLinksConfig {
+  std::string cluster{};  ///< a [[clusters]] name
+  LinkOverride uplink{};
+  LinkOverride downlink{};
+  LinkOverride sidelink{};
+
+  /// The override of `kind`.
+  const LinkOverride& Get(LinkKind kind) const;
+
+  template <class V>
+  void Visit(V& v) {
+    v("cluster", cluster);
+    v("uplink", uplink);
+    v("downlink", downlink);
+    v("sidelink", sidelink);
+  }
+};
+/// Ranges of the given keys, and a cluster name (whether it names a cluster is checked with the
+/// experiment's clusters).
+std::vector<FieldError> Validate(const ClusterLinksConfig& config);
+
 struct NetworkConfig {
   Transport transport{Transport::kInproc};
   /// How long the meta-learner waits for a round's reports before it closes the round with the
@@ -37,6 +64,14 @@ struct NetworkConfig {
   LinksConfig links{};
   TopologyConfig topology{};
   ChannelConfig channel{};
+  /// Per-cluster overrides of `links`, at most one entry per cluster.
+  std::vector<ClusterLinksConfig> cluster_links{};
+
+  /// The link of `kind` of cluster `cluster`: links.Get(kind) with the cluster's overrides
+  /// (none for an empty or unlisted name).
+  LinkConfig Link(LinkKind kind, std::string_view cluster) const;
+  /// True when `cluster` overrides any key of its `kind` link.
+  bool Overrides(std::string_view cluster, LinkKind kind) const;
 
   template <class V>
   void Visit(V& v) {
@@ -46,6 +81,7 @@ struct NetworkConfig {
     v("links", links);
     v("topology", topology);
     v("channel", channel);
+    v("cluster_links", cluster_links);
   }
 };
 

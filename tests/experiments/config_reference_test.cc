@@ -22,14 +22,17 @@ std::string ReadFile(const std::string& path) {
 }
 
 // A schema key as the docs write it. Sub-tables that recur share one set of rows:
-//   network.links.<kind>.x   for uplink, downlink and sidelink;
+//   network.links.<kind>.x   for uplink, downlink and sidelink (and network.cluster_links[].<kind>.x);
 //   <advantage>.x   for agents.vpg, agents.ppo, agents.trpo and meta advantage tables;
 //   <adam>.x   for every Adam table (agents.vpg.adam, agents.ppo.adam, ...critic.adam).
 std::string DocumentedForm(const std::string& key) {
   static const std::regex kLinks(R"(^network\.links\.(uplink|downlink|sidelink)\.)");
   static const std::regex kAdvantage(R"(^(agents\.(vpg|ppo|trpo)|meta)\.advantage\.)");
   static const std::regex kAdam(R"(^.*\.adam\.)");
+  static const std::regex kClusterLinks(
+      R"(^network\.cluster_links\[\]\.(uplink|downlink|sidelink)\.)");
   std::string form = std::regex_replace(key, kLinks, "network.links.<kind>.");
+  form = std::regex_replace(form, kClusterLinks, "network.cluster_links[].<kind>.");
   form = std::regex_replace(form, kAdam, "<adam>.");
   return std::regex_replace(form, kAdvantage, "<advantage>.");
 }

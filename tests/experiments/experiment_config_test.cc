@@ -1,5 +1,6 @@
 #include "experiments/experiment_config.h"
 
+#include <algorithm>
 #include <string>
 
 #include <doctest/doctest.h>
@@ -104,6 +105,65 @@ TEST_SUITE("experiments/experiment_config") {
     const ExperimentConfig again = ParseExperiment(resolved, "resolved.toml");
     CHECK(ResolvedToml(again) == resolved);
     CHECK(resolved.find("gain_scale = [ 1.0, 1.0 ]") != std::string::npos);
+  }
+
+  TEST_CASE("per-cluster link overrides replace only the keys they give") {
+    const std::string text = std::string(kValid) +
+                             "\n[[network.cluster_links]]\ncluster = \"right\"\n"
+                             "uplink = { efficiency_kbit_per_j = 25, loss_probability = 0.1 }\n";
+    const ExperimentConfig config = ParseExperiment(text, "exp.toml");
+    const network::LinkConfig right = config.network.Link(network::LinkKind::kUplink, "right");
+    CHECK(right.efficiency_kbit_per_j == 25.0);
+    CHECK(right.loss_probability == 0.1);
+    CHECK(right.rate_bps == config.network.links.uplink.rate_bps);  // kept
+    CHECK(config.network.Link(network::LinkKind::kUplink, "left").efficiency_kbit_per_j == 50.0);
+    CHECK(config.network.Link(network::LinkKind::kDownlink, "right").efficiency_kbit_per_j ==
+          50.0);
+    CHECK(config.network.Overrides("right", network::LinkKind::kUplink));
+    CHECK_FALSE(config.network.Overrides("right", network::LinkKind::kDownlink));
+    // the ledger prices the right cluster's uplink at 25 kbit/J, the rest at the base figure
+    const ledger::EnergyModelConfig energy = EnergyConfigOf(config);
+    REQUIRE(energy.cluster_links.size() == 1);
+    CHECK(energy.cluster_links[0].cluster == "right");
+    CHECK(energy.cluster_links[0].uplink_kbit_per_j == 25.0);
+    CHECK_FALSE(energy.cluster_links[0].downlink_kbit_per_j.has_value());
+    // and the resolved config reads back to the same overrides
+    const std::string resolved = ResolvedToml(config);
+    CHECK(ResolvedToml(ParseExperiment(resolved, "resolved.toml")) == resolved);
+  }
+
+  TEST_CASE("bad per-cluster link overrides name file, line, column and key") {
+    // the line of the appended block's n-th line (1-based)
+    const auto line = [](int n) {
+      return std::to_string(std::count(kValid.begin(), kValid.end(), '\n') + 1 + n);
+    };
+    const std::string head = std::string(kValid) + "[[network.cluster_links]]\n";
+    CHECK(ErrorOf(head + "cluster = \"middle\"\n") ==
+          "exp.toml:" + line(1) +
+              ":11: network.cluster_links[0].cluster: unknown cluster \"middle\"; clusters: "
+              "left, right");
+    CHECK(ErrorOf(head + "cluster = \"left\"\nuplink = { loss_probability = 1.5 }\n") ==
+          "exp.toml:" + line(2) +
+              ":31: network.cluster_links[0].uplink.loss_probability: must be in [0, 1), got "
+              "1.500000");
+    CHECK(ErrorOf(head + "cluster = \"left\"\nsidelink = { rate = 5 }\n")
+              .starts_with("exp.toml:" + line(2) +
+                           ":14: network.cluster_links[0].sidelink.rate: unknown key"));
+    CHECK(ErrorOf(head + "cluster = \"left\"\ndownlink = { tensor_encoding = \"int8\" }\n")
+              .starts_with("exp.toml:" + line(2) +
+                           ":32: network.cluster_links[0].downlink.tensor_encoding: a per-cluster "
+                           "tensor encoding is not supported"));
+    CHECK(ErrorOf(head + "cluster = \"left\"\n[[network.cluster_links]]\ncluster = \"left\"\n")
+              .find("network.cluster_links[1].cluster: cluster \"left\" has links overridden "
+                    "twice") != std::string::npos);
+    CHECK(ErrorOf(head + "uplink = { max_attempts = 2 }\n")
+              .find("network.cluster_links[0].cluster: name the [[clusters]] entry") !=
+          std::string::npos);
+    // --set reaches them too
+    CHECK(ErrorOf(head + "cluster = \"left\"\n",
+                  {"network.cluster_links[0].uplink.efficiency_kbit_per_j=-1"})
+              .starts_with("--set: network.cluster_links[0].uplink.efficiency_kbit_per_j: must be "
+                           "a finite number > 0"));
   }
 
   TEST_CASE("a missing file is a config error naming it") {

@@ -417,7 +417,52 @@ TEST_SUITE("ledger/ledger_store") {
     CHECK(totals[1] == totals[2]);
   }
 
-  TEST_CASE("a version-1 ledger is read from its rows and migrated to version 2 when opened for writing") {
+  TEST_CASE("a version-2 ledger opens read-only as it is and migrates to version 3 for writing") {
+    test::TempDir dir;
+    const std::string path = dir.File("v2.sqlite");
+    std::int64_t run = 0;
+    EnergyBreakdown expected;
+    {
+      LedgerStore store(path, StoreOptions{5, Durability::kNormal});
+      run = store.BeginRun({.name = "old"});
+      store.AddNode(run, {0, "agent", "c", "robot_board", "france"});
+      AppendVariedRows(store, run, 6);
+      store.EndRun(run);
+      expected = QueryBreakdown(store, run);
+    }
+    {
+      // what a version-2 build wrote: no peer column
+      sqlite3* raw = nullptr;
+      REQUIRE(sqlite3_open(path.c_str(), &raw) == SQLITE_OK);
+      internal::Exec(raw, path, "ALTER TABLE events DROP COLUMN peer; PRAGMA user_version = 2;");
+      sqlite3_close(raw);
+    }
+    {
+      const LedgerStore reader(path, {}, OpenMode::kReadOnly);
+      CHECK(reader.has_totals());
+      CHECK_FALSE(reader.has_peer());
+      CHECK(QueryBreakdown(reader, run).total_j() == expected.total_j());
+    }
+    LedgerStore store(path);
+    CHECK(store.has_peer());
+    CHECK(internal::QueryInt64(store.handle(), path, "PRAGMA user_version") == 3);
+    CHECK(internal::QueryInt64(store.handle(), path,
+                               "SELECT count(*) FROM events WHERE peer IS NOT NULL") == 0);
+    CHECK(QueryBreakdown(store, run).total_j() == expected.total_j());
+    // the migrated ledger takes new rows with their receiver
+    Event event = MakeEvent(7, 0);
+    event.kind = EventKind::kComm;
+    event.link = LinkKind::kUplink;
+    event.peer = 4;
+    store.Append(run, event);
+    store.Flush();
+    CHECK(internal::QueryInt64(store.handle(), path,
+                               "SELECT peer FROM events WHERE round = 7") == 4);
+    CheckTotalsEqualRows(store);
+    CHECK(store.IntegrityCheck() == "ok");
+  }
+
+  TEST_CASE("a version-1 ledger is read from its rows and migrated to version 3 when opened for writing") {
     test::TempDir dir;
     const std::string path = dir.File("v1.sqlite");
     std::int64_t run = 0;
@@ -437,7 +482,7 @@ TEST_SUITE("ledger/ledger_store") {
       REQUIRE(sqlite3_open(path.c_str(), &raw) == SQLITE_OK);
       internal::Exec(raw, path,
                      "DROP TABLE event_totals; DROP TABLE evaluation_totals; "
-                     "PRAGMA user_version = 1;");
+                     "ALTER TABLE events DROP COLUMN peer; PRAGMA user_version = 1;");
       sqlite3_close(raw);
     }
     {
@@ -449,7 +494,8 @@ TEST_SUITE("ledger/ledger_store") {
     }
     LedgerStore store(path);
     CHECK(store.has_totals());
-    CHECK(internal::QueryInt64(store.handle(), path, "PRAGMA user_version") == 2);
+    CHECK(internal::QueryInt64(store.handle(), path, "PRAGMA user_version") == 3);
+    CHECK(store.has_peer());
     CheckTotalsEqualRows(store);
     const EnergyBreakdown migrated = QueryBreakdown(store, run, SummarySource::kTotals);
     CHECK(migrated.events == expected.events);

@@ -197,6 +197,42 @@ TEST_SUITE("ledger/recorder") {
     CHECK(b.uplink_j == doctest::Approx(4000.0).epsilon(1e-12));  // 50 kbit at 50 kbit/J
   }
 
+  TEST_CASE("a transfer records its receiver and pays the efficiency of its cluster's link") {
+    test::TempDir dir;
+    LedgerStore store(dir.File("ledger.sqlite"));
+    EnergyModelConfig config;  // 50 kbit/J on every base link
+    config.cluster_links.push_back({"a", 25.0, 100.0, std::nullopt});
+    const EnergyModel model(config);
+    RunRecorder recorder(store, model, {.name = "peers"}, SelectMeter(EnergySource::kModelled));
+    recorder.AddNode({0, "server", "", "edge_server", ""});
+    recorder.AddNode({1, "agent", "a", "", ""});
+    recorder.AddNode({2, "agent", "b", "", ""});
+    recorder.AddNode({3, "cell", "a", "", ""});
+    constexpr std::int64_t kBits = 1'000'000;
+    // uplinks: the transmitter's cluster; downlinks from the server: the receiver's
+    CHECK(recorder.RecordTransfer(1, 0, Phase::kTransfer, LinkKind::kUplink, kBits, kBits, 1, 0)
+              .energy_j == kBits / 25e3);
+    CHECK(recorder.RecordTransfer(2, 0, Phase::kTransfer, LinkKind::kUplink, kBits, kBits, 1, 0)
+              .energy_j == kBits / 50e3);
+    CHECK(recorder.RecordTransfer(0, 0, Phase::kTransfer, LinkKind::kDownlink, kBits, kBits, 1, 1)
+              .energy_j == kBits / 100e3);
+    CHECK(recorder.RecordTransfer(0, 0, Phase::kTransfer, LinkKind::kDownlink, kBits, kBits, 1, 3)
+              .energy_j == kBits / 100e3);
+    CHECK(recorder.RecordTransfer(0, 0, Phase::kTransfer, LinkKind::kDownlink, kBits, kBits, 1, 2)
+              .energy_j == kBits / 50e3);
+    // a cluster without a sidelink override pays the base sidelink
+    CHECK(recorder.RecordTransfer(1, 0, Phase::kTransfer, LinkKind::kSidelink, kBits, kBits, 1, 2)
+              .energy_j == kBits / 50e3);
+    CHECK_THROWS_AS(
+        recorder.RecordTransfer(0, 0, Phase::kTransfer, LinkKind::kDownlink, kBits, kBits, 1, 9),
+        std::invalid_argument);
+    recorder.Finish();
+    CHECK(*internal::QueryText(store.handle(), store.path(),
+                               "SELECT group_concat(node || '>' || coalesce(peer, '-'), ' ') FROM "
+                               "(SELECT node, peer FROM events ORDER BY id)") ==
+          "1>0 2>0 0>1 0>3 0>2 1>2");
+  }
+
   TEST_CASE("recording for an unknown node or device is an error, not a silent default") {
     test::TempDir dir;
     LedgerStore store(dir.File("ledger.sqlite"));

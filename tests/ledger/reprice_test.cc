@@ -72,6 +72,41 @@ TEST_SUITE("ledger/reprice") {
     CHECK(QueryBreakdown(store, at200.run).uplink_j == before.uplink_j / 4);
   }
 
+  TEST_CASE("per-cluster efficiencies reprice by the transfer's cluster or refuse when it is unknown") {
+    test::TempDir dir;
+    LedgerStore store(dir.File("ledger.sqlite"));
+    const std::int64_t run = RecordRun(store, EnergyModelConfig{});
+    const EnergyBreakdown before = QueryBreakdown(store, run);
+    RepriceOptions options;
+    // node 2 (the server, outside every cluster) sent transfers with no recorded receiver
+    options.energy.cluster_links.push_back({"c", 25.0, std::nullopt, std::nullopt});
+    CHECK_THROWS_WITH_AS(RepriceRun(store, run, options),
+                         doctest::Contains("cannot be attributed"), std::invalid_argument);
+    CHECK(store.Runs().size() == 1);
+
+    // with receivers recorded: cluster c's uplinks double, the rest stay
+    const EnergyModel model{EnergyModelConfig{}};
+    RunRecorder recorder(store, model, {.name = "peers"}, SelectMeter(EnergySource::kModelled));
+    recorder.AddNode({0, "agent", "c", "robot_board", "france"});
+    recorder.AddNode({1, "agent", "d", "robot_board", "france"});
+    recorder.AddNode({2, "server", "", "edge_server", "world"});
+    recorder.RecordTransfer(0, 0, Phase::kTransfer, LinkKind::kUplink, 70'001, 70'000, 1, 2);
+    recorder.RecordTransfer(1, 0, Phase::kTransfer, LinkKind::kUplink, 90'001, 90'000, 1, 2);
+    recorder.RecordTransfer(2, 0, Phase::kTransfer, LinkKind::kDownlink, 50'001, 50'000, 1, 0);
+    recorder.Finish();
+    const EnergyBreakdown live = QueryBreakdown(store, recorder.run());
+    const RepriceResult result = RepriceRun(store, recorder.run(), options);
+    const EnergyBreakdown after = QueryBreakdown(store, result.run);
+    CHECK(after.uplink_j == 70'001 / 25e3 + 90'001 / 50e3);
+    CHECK(after.downlink_j == live.downlink_j);
+    CHECK(QueryBreakdown(store, result.run, SummarySource::kRows).uplink_j ==
+          doctest::Approx(after.uplink_j).epsilon(1e-12));
+    CHECK(internal::QueryInt64(store.handle(), store.path(),
+                               "SELECT count(*) FROM events WHERE run = " +
+                                   std::to_string(result.run) + " AND peer IS NULL") == 0);
+    CHECK(before.events == 180);
+  }
+
   TEST_CASE("the repriced copy points at its source and carries nodes and evaluations") {
     test::TempDir dir;
     LedgerStore store(dir.File("ledger.sqlite"));

@@ -29,6 +29,27 @@ bool SameRecord(const TransferRecord& a, const TransferRecord& b) {
 }
 
 TEST_SUITE("network/link") {
+  TEST_CASE("a link override replaces only the keys it gives, and checks their ranges") {
+    LinkOverride override_config;
+    CHECK(override_config.empty());
+    override_config.efficiency_kbit_per_j = 25.0;
+    override_config.broadcast = true;
+    CHECK_FALSE(override_config.empty());
+    const LinkConfig base{.rate_bps = 3e6, .loss_probability = 0.2};
+    const LinkConfig applied = Apply(base, override_config);
+    CHECK(applied.efficiency_kbit_per_j == 25.0);
+    CHECK(applied.broadcast);
+    CHECK(applied.rate_bps == 3e6);
+    CHECK(applied.loss_probability == 0.2);
+    CHECK(Validate(override_config).empty());
+    override_config.max_attempts = 0;
+    override_config.loss_probability = 1.0;
+    const std::vector<FieldError> errors = Validate(override_config);
+    REQUIRE(errors.size() == 2);
+    CHECK(errors[0].key == "loss_probability");
+    CHECK(errors[1].key == "max_attempts");
+  }
+
   TEST_CASE("Validate names every out-of-range field") {
     LinkConfig config;
     config.rate_bps = 0.0;
