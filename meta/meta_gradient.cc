@@ -42,7 +42,8 @@ void PolicyGradientHvpFromTape(const agents::GaussianMlpPolicy& policy,
   const Eigen::Index p = policy.num_params();
   CheckSize("PolicyGradientHvpFromTape: theta size", theta.size(), p);
   CheckSize("PolicyGradientHvpFromTape: v size", v.size(), p);
-  CheckSize("PolicyGradientHvpFromTape: grad size", grad.size(), p);
+  const bool want_grad = grad.size() != 0;  // empty: the gradient is skipped
+  if (want_grad) CheckSize("PolicyGradientHvpFromTape: grad size", grad.size(), p);
   CheckSize("PolicyGradientHvpFromTape: hvp size", hvp.size(), p);
   CheckSize("PolicyGradientHvpFromTape: advantages size", batch.advantages.size(),
             batch.obs.cols());
@@ -74,11 +75,11 @@ void PolicyGradientHvpFromTape(const agents::GaussianMlpPolicy& policy,
   for (int j = 0; j < d; ++j) {
     const auto dj = diff.row(j).array();
     const double iv = tape.inv_var(j);
-    grad(nm + j) = ((dj.square() * iv - 1.0) * w).sum();
+    if (want_grad) grad(nm + j) = ((dj.square() * iv - 1.0) * w).sum();
     hvp(nm + j) = (-2.0 * iv * (dj * rmu.row(j).array() + dj.square() * vs(j)) * w).sum();
   }
   agents::BackwardTangent<double>(policy.mlp(), theta.head(nm), v.head(nm), dmean, rdmean,
-                                  tape.mlp, grad.head(nm), hvp.head(nm));
+                                  tape.mlp, want_grad ? grad.head(nm) : grad, hvp.head(nm));
   // the Gaussian head's FLOPs of WeightedLogProbHvp (its MLP passes count in tape.mlp.flops)
   const int nb = static_cast<int>(n);
   tape.flops += static_cast<std::uint64_t>(n) + policy.LogProbHvpFlops(nb) -
@@ -153,7 +154,9 @@ double MetaGradientBackward(const agents::GaussianMlpPolicy& policy,
                                            batch.advantages, ws, inner_grad);
       }
     } else if (!tapes.empty()) {
-      PolicyGradientHvpFromTape(policy, path[step], batch, scaled, *tapes[step], inner_grad,
+      // grad L_k(theta_k) is needed only for dJ/dalpha: without it, skip its products
+      PolicyGradientHvpFromTape(policy, path[step], batch, scaled, *tapes[step],
+                                grad_alpha != nullptr ? inner_grad.head(p) : inner_grad.head(0),
                                 hvp);
     } else {
       agents::PolicyGradientLossHvp(policy, path[step], batch.obs, batch.actions,

@@ -55,7 +55,8 @@ double InnerStep(const agents::GaussianMlpPolicy& policy,
 /// have been InnerStep (or agents::PolicyGradientLossGradient) with this theta and batch. Only
 /// the two R-operator passes run (agents::ForwardTangent, agents::BackwardTangent), not the
 /// forward pass with its tanh evaluations; the arithmetic is that of PolicyGradientLossHvp, so
-/// the result is the same to the last bit. Adds the FLOPs of the two passes to `tape`.
+/// the result is the same to the last bit. Adds the FLOPs of the two passes to `tape`. An empty
+/// `grad` (size 0) skips the gradient (agents::BackwardTangent); hvp is unchanged.
 /// @throws std::invalid_argument on a size mismatch or when the tape's batch is not batch.size().
 void PolicyGradientHvpFromTape(const agents::GaussianMlpPolicy& policy,
                                const Eigen::Ref<const Eigen::VectorXd>& theta,

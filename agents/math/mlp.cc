@@ -232,7 +232,9 @@ void BackwardTangent(const Mlp& mlp, const Eigen::Ref<const VectorX<Scalar>>& th
                      Eigen::Ref<VectorX<Scalar>> grad, Eigen::Ref<VectorX<Scalar>> hvp) {
   CheckSize("BackwardTangent: theta size", theta.size(), mlp.num_params());
   CheckSize("BackwardTangent: v size", v.size(), mlp.num_params());
-  CheckSize("BackwardTangent: grad size", grad.size(), mlp.num_params());
+  // an empty grad skips the gradient (its products are independent of the hvp's)
+  const bool want_grad = grad.size() != 0;
+  if (want_grad) CheckSize("BackwardTangent: grad size", grad.size(), mlp.num_params());
   CheckSize("BackwardTangent: hvp size", hvp.size(), mlp.num_params());
   CheckSize("BackwardTangent: dy rows", dy.rows(), mlp.num_outputs());
   CheckSize("BackwardTangent: dy columns", dy.cols(), ws.batch);
@@ -249,8 +251,10 @@ void BackwardTangent(const Mlp& mlp, const Eigen::Ref<const VectorX<Scalar>>& th
     const auto a = ws.activations[l].leftCols(batch);
     // gradient as in Backward, and its R-op (Pearlmutter 1994, eq. 4.3 generalised to layers):
     // R{dW} = R{delta} a^T + delta R{a}^T,  R{db} = R{delta} 1
-    mlp.Weights(grad.data(), l).noalias() = delta * a.transpose();
-    mlp.Bias(grad.data(), l).noalias() = delta.rowwise().sum();
+    if (want_grad) {
+      mlp.Weights(grad.data(), l).noalias() = delta * a.transpose();
+      mlp.Bias(grad.data(), l).noalias() = delta.rowwise().sum();
+    }
     auto rgw = mlp.Weights(hvp.data(), l);
     rgw.noalias() = rdelta * a.transpose();
     if (l > 0) rgw.noalias() += delta * ws.tangent_activations[l].leftCols(batch).transpose();

@@ -166,7 +166,10 @@ void ForwardTangent(const Mlp& mlp, const Eigen::Ref<const VectorX<Scalar>>& the
 /// R-operator backward pass after Forward and ForwardTangent (same theta and v). For a loss L
 /// with output gradient `dy` = dL/dY and its directional derivative `rdy` = R{dL/dY} =
 /// (d/dr) dL/dY(theta + r v) at r = 0 (both num_outputs x B), writes `grad` = dL/dtheta and
-/// `hvp` = (d^2 L/dtheta^2) v (both num_params, overwritten).
+/// `hvp` = (d^2 L/dtheta^2) v (both num_params, overwritten). An empty `grad` (size 0) skips
+/// the gradient's products; the hvp is the same to the last bit. The FLOPs added are those of
+/// the full pass either way (the counted work, which the energy model charges, stays that of the
+/// algorithm and does not depend on this shortcut).
 template <class Scalar>
 void BackwardTangent(const Mlp& mlp, const Eigen::Ref<const VectorX<Scalar>>& theta,
                      const Eigen::Ref<const VectorX<Scalar>>& v,

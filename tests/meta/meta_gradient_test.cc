@@ -163,6 +163,11 @@ TEST_SUITE("meta/meta_gradient") {
     CHECK(grad == expected_grad);
     CHECK(hvp == expected_hvp);
     CHECK(grad == step_grad);
+    // without the gradient (as MetaGradientBackward when alpha is not learned): the same hvp
+    Eigen::VectorXd hvp_only(p);
+    PolicyGradientHvpFromTape(problem.policy, problem.theta, batch, v, tape, grad.head(0),
+                              hvp_only);
+    CHECK(hvp_only == hvp);
 
     // MetaGradientBackward with and without tapes, 2 inner steps with Meta-SGD rates
     Problem two = MakeProblem(2, 17);
@@ -185,6 +190,11 @@ TEST_SUITE("meta/meta_gradient") {
     CHECK(j_taped == j_plain);
     CHECK(taped == plain);
     CHECK(taped_alpha == plain_alpha);
+    // without dJ/dalpha the taped pass skips the inner gradients: the same dJ/dtheta
+    Eigen::VectorXd taped_no_alpha(p);
+    CHECK(MetaGradientBackward(two.policy, path, rates, two.inner, two.outer, false, ws,
+                               taped_no_alpha, nullptr, tapes) == j_plain);
+    CHECK(taped_no_alpha == plain);
   }
 
   TEST_CASE("a tape of another batch size or the wrong number of tapes is rejected") {

@@ -143,6 +143,14 @@ TEST_SUITE("agents/mlp") {
       CHECK(RelativeError(grad, gradient(f.theta)) <= test::kExactTol);
       const auto numeric = test::NumericalDirectional(gradient, f.theta, v);
       CHECK(RelativeError(hvp, numeric) <= test::kHvpRelTol);
+      // an empty grad skips the gradient: the same hvp to the last bit (the finite differences
+      // above ran other forward passes in f.ws, so redo this one)
+      Loss(f.mlp, f.theta, f.x, f.c, f.ws);
+      ForwardTangent<double>(f.mlp, f.theta, v, f.ws);
+      Eigen::VectorXd no_grad;
+      Eigen::VectorXd hvp_only = Eigen::VectorXd::Constant(f.mlp.num_params(), kNaN);
+      BackwardTangent<double>(f.mlp, f.theta, v, dy, rdy, f.ws, no_grad, hvp_only);
+      CHECK(hvp_only == hvp);
     }
   }
 
