@@ -116,4 +116,14 @@ PolicyWorkspace& ThreadWorkspace(const GaussianMlpPolicy& policy, Eigen::Index b
 }
 
 }  // namespace internal
+void AdvantageEstimator::SaveState(StateArchive& archive, const std::string& prefix) const {
+  if (linear_) linear_->SaveState(archive, prefix + "linear/");
+  if (critic_) critic_->SaveState(archive, prefix + "critic/");
+}
+
+void AdvantageEstimator::LoadState(const StateArchive& archive, const std::string& prefix) {
+  if (linear_) linear_->LoadState(archive, prefix + "linear/");
+  if (critic_) critic_->LoadState(archive, prefix + "critic/");
+}
+
 }  // namespace metajoule::agents

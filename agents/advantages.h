@@ -36,6 +36,11 @@ class AdvantageEstimator {
   /// The critic, when baseline = "mlp".
   const MlpCritic* critic() const { return critic_ ? &*critic_ : nullptr; }
 
+  /// The baseline's state under `prefix` ("linear/" or "critic/"), for checkpoints; LoadState
+  /// throws StateError for a missing or mis-sized entry.
+  void SaveState(StateArchive& archive, const std::string& prefix) const;
+  void LoadState(const StateArchive& archive, const std::string& prefix);
+
  private:
   AdvantageConfig config_;
   std::optional<LinearFeatureBaseline> linear_;

@@ -2,6 +2,8 @@
 
 #include <chrono>
 #include <ctime>
+#include <limits>
+#include <span>
 #include <stdexcept>
 #include <string>
 
@@ -193,6 +195,64 @@ IterationReport Agent::Iterate() {
 void Agent::SetTheta(const Eigen::Ref<const Eigen::VectorXd>& theta) {
   CheckSize("Agent::SetTheta: theta size", theta.size(), policy_.num_params());
   theta_ = theta;
+}
+
+namespace {
+
+void SaveWork(StateArchive& archive, const std::string& prefix, const WorkCounters& work) {
+  archive.PutInt(prefix + "env_steps", work.env_steps);
+  archive.PutInt(prefix + "sim_steps", work.sim_steps);
+  archive.PutInt(prefix + "policy_flops", static_cast<std::int64_t>(work.policy_flops));
+  archive.PutDouble(prefix + "cpu_seconds", work.cpu_seconds);
+  archive.PutDouble(prefix + "wall_seconds", work.wall_seconds);
+}
+
+WorkCounters LoadWork(const StateArchive& archive, const std::string& prefix) {
+  WorkCounters work;
+  work.env_steps = archive.Int(prefix + "env_steps");
+  work.sim_steps = archive.Int(prefix + "sim_steps");
+  work.policy_flops = static_cast<std::uint64_t>(archive.Int(prefix + "policy_flops"));
+  work.cpu_seconds = archive.Double(prefix + "cpu_seconds");
+  work.wall_seconds = archive.Double(prefix + "wall_seconds");
+  return work;
+}
+
+}  // namespace
+
+void Agent::SaveState(StateArchive& archive, const std::string& prefix) const {
+  archive.PutVector(prefix + "theta", {theta_.data(), static_cast<std::size_t>(theta_.size())});
+  archive.PutRng(prefix + "init_rng", init_rng_);
+  archive.PutRng(prefix + "collect_rng", collect_rng_);
+  archive.PutRng(prefix + "learn_rng", learn_rng_);
+  archive.PutInt(prefix + "evaluations", static_cast<std::int64_t>(evaluations_));
+  archive.PutInt(prefix + "iterations", iterations_);
+  SaveWork(archive, prefix + "work/collect/", work_.collect);
+  SaveWork(archive, prefix + "work/learn/", work_.learn);
+  SaveWork(archive, prefix + "work/evaluate/", work_.evaluate);
+  std::visit([&](const auto& learner) { learner.SaveState(archive, prefix + "learner/"); },
+             learner_);
+}
+
+void Agent::LoadState(const StateArchive& archive, const std::string& prefix) {
+  const std::span<const double> theta = archive.Vector(prefix + "theta", theta_.size());
+  const std::int64_t iterations = archive.Int(prefix + "iterations");
+  const std::int64_t evaluations = archive.Int(prefix + "evaluations");
+  if (iterations < 0 || iterations > std::numeric_limits<int>::max()) {
+    throw StateError(prefix + "iterations", "out of range");
+  }
+  if (evaluations < 0) throw StateError(prefix + "evaluations", "out of range");
+  archive.Rng(prefix + "init_rng", init_rng_);
+  archive.Rng(prefix + "collect_rng", collect_rng_);
+  archive.Rng(prefix + "learn_rng", learn_rng_);
+  AgentWork work;
+  work.collect = LoadWork(archive, prefix + "work/collect/");
+  work.learn = LoadWork(archive, prefix + "work/learn/");
+  work.evaluate = LoadWork(archive, prefix + "work/evaluate/");
+  std::visit([&](auto& learner) { learner.LoadState(archive, prefix + "learner/"); }, learner_);
+  theta_ = Eigen::Map<const Eigen::VectorXd>(theta.data(), theta_.size());
+  iterations_ = static_cast<int>(iterations);
+  evaluations_ = static_cast<std::uint64_t>(evaluations);
+  work_ = work;
 }
 
 }  // namespace metajoule::agents

@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <random>
+#include <string>
 #include <variant>
 
 #include "agents/agent_config.h"
@@ -29,6 +30,7 @@
 #include "agents/trajectory.h"
 #include "agents/trpo.h"
 #include "agents/vpg.h"
+#include "common/state_archive.h"
 #include "sim/task_config.h"
 #include "sim/task_family.h"
 #include "sim/world.h"
@@ -133,6 +135,15 @@ class Agent {
   const AgentWork& work() const { return work_; }
   /// Work of the most recent Collect, Learn or Evaluate call (Iterate: its Learn).
   const WorkCounters& last_work() const { return last_work_; }
+
+  /// Everything that carries over from one Iterate to the next (theta, the random streams'
+  /// states, the learner's optimiser and baseline, the call counters and the work so far)
+  /// under `prefix`, for checkpoints (`metajoule run --resume`). An agent built with the same
+  /// arguments that loads it continues exactly as this one would.
+  void SaveState(StateArchive& archive, const std::string& prefix) const;
+  /// Restores what SaveState wrote. Throws StateError naming a missing or mis-sized entry; the
+  /// agent is then unchanged only up to the entries read before it (rebuild it to retry).
+  void LoadState(const StateArchive& archive, const std::string& prefix);
 
  private:
   using Learner = std::variant<VpgLearner, PpoLearner, TrpoLearner>;

@@ -140,6 +140,27 @@ std::vector<int> CriticSizes(int obs_dim, const std::vector<int>& hidden) {
 
 }  // namespace
 
+void LinearFeatureBaseline::SaveState(StateArchive& archive, const std::string& prefix) const {
+  archive.PutVector(prefix + "coefficients",
+                    {coefficients_.data(), static_cast<std::size_t>(coefficients_.size())});
+}
+
+void LinearFeatureBaseline::LoadState(const StateArchive& archive, const std::string& prefix) {
+  const std::span<const double> c = archive.Vector(prefix + "coefficients", coefficients_.size());
+  coefficients_ = Eigen::Map<const Eigen::VectorXd>(c.data(), coefficients_.size());
+}
+
+void MlpCritic::SaveState(StateArchive& archive, const std::string& prefix) const {
+  archive.PutVector(prefix + "params", {params_.data(), static_cast<std::size_t>(params_.size())});
+  adam_.SaveState(archive, prefix + "adam/");
+}
+
+void MlpCritic::LoadState(const StateArchive& archive, const std::string& prefix) {
+  const std::span<const double> p = archive.Vector(prefix + "params", params_.size());
+  adam_.LoadState(archive, prefix + "adam/");
+  params_ = Eigen::Map<const Eigen::VectorXd>(p.data(), params_.size());
+}
+
 MlpCritic::MlpCritic(int obs_dim, const CriticConfig& config, std::mt19937_64& init_rng)
     : config_(Validated(config)),
       mlp_(CriticSizes(obs_dim, config.hidden_sizes), config.activation),

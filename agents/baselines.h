@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <random>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "agents/math/eigen.h"
@@ -50,6 +51,11 @@ class LinearFeatureBaseline {
   /// FLOPs of the last Fit or Predict (rule of docs/agents.md; the solve counts n^3/3 + 2 n^2
   /// per try for the LDL^T factorisation and substitutions).
   std::uint64_t last_flops() const { return last_flops_; }
+
+  /// The coefficients under `prefix`, for checkpoints (a failed Fit keeps the old ones, so they
+  /// are state); LoadState throws StateError for a missing or mis-sized entry.
+  void SaveState(StateArchive& archive, const std::string& prefix) const;
+  void LoadState(const StateArchive& archive, const std::string& prefix);
 
  private:
   int obs_dim_;
@@ -96,6 +102,10 @@ class MlpCritic {
   const Eigen::VectorXd& params() const { return params_; }
   /// FLOPs since construction (forward, backward and Adam).
   std::uint64_t flops() const { return ws_.flops + adam_flops_; }
+
+  /// phi and the Adam state under `prefix`, for checkpoints; LoadState throws StateError.
+  void SaveState(StateArchive& archive, const std::string& prefix) const;
+  void LoadState(const StateArchive& archive, const std::string& prefix);
 
  private:
   CriticConfig config_;

@@ -66,4 +66,20 @@ std::uint64_t Adam::StepFlops() const {
   return 14 * static_cast<std::uint64_t>(m_.size());
 }
 
+void Adam::SaveState(StateArchive& archive, const std::string& prefix) const {
+  archive.PutVector(prefix + "m", {m_.data(), static_cast<std::size_t>(m_.size())});
+  archive.PutVector(prefix + "v", {v_.data(), static_cast<std::size_t>(v_.size())});
+  archive.PutInt(prefix + "steps", steps_);
+}
+
+void Adam::LoadState(const StateArchive& archive, const std::string& prefix) {
+  const std::span<const double> m = archive.Vector(prefix + "m", m_.size());
+  const std::span<const double> v = archive.Vector(prefix + "v", v_.size());
+  const std::int64_t steps = archive.Int(prefix + "steps");
+  if (steps < 0) throw StateError(prefix + "steps", "must be >= 0");
+  m_ = Eigen::Map<const Eigen::VectorXd>(m.data(), m_.size());
+  v_ = Eigen::Map<const Eigen::VectorXd>(v.data(), v_.size());
+  steps_ = steps;
+}
+
 }  // namespace metajoule::agents

@@ -10,6 +10,7 @@
 
 #include "agents/math/eigen.h"
 #include "common/error.h"
+#include "common/state_archive.h"
 
 namespace metajoule::agents {
 
@@ -51,6 +52,11 @@ class Adam {
   const AdamConfig& config() const { return config_; }
   /// FLOPs of one Step on num_params entries (rule of docs/agents.md).
   std::uint64_t StepFlops() const;
+
+  /// The moments and step count under `prefix` ("m", "v", "steps"), for checkpoints.
+  void SaveState(StateArchive& archive, const std::string& prefix) const;
+  /// Restores what SaveState wrote; throws StateError for a missing or mis-sized entry.
+  void LoadState(const StateArchive& archive, const std::string& prefix);
 
  private:
   AdamConfig config_;

@@ -92,4 +92,14 @@ UpdateReport PpoLearner::Update(const TrajectoryBatch& batch, std::mt19937_64& r
   return report;
 }
 
+void PpoLearner::SaveState(StateArchive& archive, const std::string& prefix) const {
+  estimator_.SaveState(archive, prefix + "advantage/");
+  adam_.SaveState(archive, prefix + "adam/");
+}
+
+void PpoLearner::LoadState(const StateArchive& archive, const std::string& prefix) {
+  estimator_.LoadState(archive, prefix + "advantage/");
+  adam_.LoadState(archive, prefix + "adam/");
+}
+
 }  // namespace metajoule::agents

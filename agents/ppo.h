@@ -28,6 +28,11 @@ class PpoLearner {
   const GaussianMlpPolicy& policy() const { return policy_; }
   const PpoConfig& config() const { return config_; }
 
+  /// The learner's state across updates (optimiser moments, baseline) under `prefix`, for
+  /// checkpoints; LoadState throws StateError for a missing or mis-sized entry.
+  void SaveState(StateArchive& archive, const std::string& prefix) const;
+  void LoadState(const StateArchive& archive, const std::string& prefix);
+
  private:
   GaussianMlpPolicy policy_;
   PpoConfig config_;

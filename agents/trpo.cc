@@ -125,4 +125,12 @@ TrustRegionResult TrustRegionStep(const LinearOperator& curvature,
   return result;
 }
 
+void TrpoLearner::SaveState(StateArchive& archive, const std::string& prefix) const {
+  estimator_.SaveState(archive, prefix + "advantage/");
+}
+
+void TrpoLearner::LoadState(const StateArchive& archive, const std::string& prefix) {
+  estimator_.LoadState(archive, prefix + "advantage/");
+}
+
 }  // namespace metajoule::agents

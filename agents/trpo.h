@@ -62,6 +62,11 @@ class TrpoLearner {
   const GaussianMlpPolicy& policy() const { return policy_; }
   const TrpoConfig& config() const { return config_; }
 
+  /// The learner's state across updates (optimiser moments, baseline) under `prefix`, for
+  /// checkpoints; LoadState throws StateError for a missing or mis-sized entry.
+  void SaveState(StateArchive& archive, const std::string& prefix) const;
+  void LoadState(const StateArchive& archive, const std::string& prefix);
+
  private:
   GaussianMlpPolicy policy_;
   TrpoConfig config_;

@@ -56,4 +56,14 @@ UpdateReport VpgLearner::Update(const TrajectoryBatch& batch, std::mt19937_64& r
   return report;
 }
 
+void VpgLearner::SaveState(StateArchive& archive, const std::string& prefix) const {
+  estimator_.SaveState(archive, prefix + "advantage/");
+  if (adam_) adam_->SaveState(archive, prefix + "adam/");
+}
+
+void VpgLearner::LoadState(const StateArchive& archive, const std::string& prefix) {
+  estimator_.LoadState(archive, prefix + "advantage/");
+  if (adam_) adam_->LoadState(archive, prefix + "adam/");
+}
+
 }  // namespace metajoule::agents

@@ -27,6 +27,11 @@ class VpgLearner {
   const GaussianMlpPolicy& policy() const { return policy_; }
   const VpgConfig& config() const { return config_; }
 
+  /// The learner's state across updates (optimiser moments, baseline) under `prefix`, for
+  /// checkpoints; LoadState throws StateError for a missing or mis-sized entry.
+  void SaveState(StateArchive& archive, const std::string& prefix) const;
+  void LoadState(const StateArchive& archive, const std::string& prefix);
+
  private:
   GaussianMlpPolicy policy_;
   VpgConfig config_;

@@ -1,14 +1,47 @@
+#include <filesystem>
 #include <iostream>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "cli/command.h"
 #include "cli/slurm_run.h"
+#include "common/error.h"
 #include "experiments/experiment_config.h"
+#include "experiments/run_folder.h"
 #include "experiments/runner.h"
 
 namespace metajoule::cli {
+namespace {
+
+// `run --resume FOLDER [FILE]`: the folder's own config.toml (the resolved experiment it
+// started with); a FILE given too must resolve to the same text.
+int ResumeRun(const std::string& file, const std::string& folder) {
+  const experiments::RunFolder run{folder};
+  if (!std::filesystem::exists(run.config_file()) || !std::filesystem::exists(run.ledger_file())) {
+    throw ConfigError({folder}, "",
+                      "not a run folder (it needs config.toml and ledger.sqlite, as `metajoule "
+                      "run` leaves them)");
+  }
+  const auto config = experiments::LoadExperiment(run.config_file().string(), {});
+  if (!file.empty()) {
+    const auto given = experiments::LoadExperiment(file, {});
+    if (experiments::ResolvedToml(given) != experiments::ResolvedToml(config)) {
+      throw ConfigError({file}, "",
+                        "resolves to another config than the run's " +
+                            run.config_file().string() +
+                            "; --resume continues a run with its own config only");
+    }
+  }
+  experiments::RunHooks hooks;
+  hooks.folder = run;
+  hooks.resume = true;
+  experiments::RunExperiment(config, std::cout, hooks);
+  return kExitOk;
+}
+
+}  // namespace
 
 std::function<int()> ConfigureRun(CLI::App& app) {
   struct Options {
@@ -17,10 +50,18 @@ std::function<int()> ConfigureRun(CLI::App& app) {
     bool slurm{false};
     SlurmRunOptions slurm_options;
     bool no_curve{false};
+    std::string resume;
   };
   auto options = std::make_shared<Options>();
-  app.add_option("file", options->file, "experiment file (TOML)")->required();
-  app.add_option("--set", options->overrides, "override a key: a.b.c=value (TOML syntax)");
+  CLI::Option* file = app.add_option("file", options->file, "experiment file (TOML)");
+  CLI::Option* set =
+      app.add_option("--set", options->overrides, "override a key: a.b.c=value (TOML syntax)");
+  CLI::Option* resume = app.add_option(
+      "--resume", options->resume,
+      "continue the killed or failed run in this run folder from its last checkpoints, with its "
+      "own config.toml (a FILE given too must resolve to the same config; docs/resume.md)");
+  resume->check(CLI::ExistingDirectory);
+  set->excludes(resume);
   CLI::Option* slurm =
       app.add_flag("--slurm", options->slurm,
                    "inside a Slurm allocation (salloc/sbatch): serve the meta methods here and "
@@ -45,7 +86,12 @@ std::function<int()> ConfigureRun(CLI::App& app) {
                  "with --slurm: one more srun option, e.g. --srun-arg=--cpus-per-task=2 "
                  "(repeatable)")
       ->needs(slurm);
-  return [options] {
+  slurm->excludes(resume);
+  return [options, file, resume] {
+    if (resume->count() > 0) return ResumeRun(options->file, options->resume);
+    if (file->count() == 0) {
+      throw std::invalid_argument("run: give an experiment file (or --resume RUN_FOLDER)");
+    }
     const auto config = experiments::LoadExperiment(options->file, options->overrides);
     if (options->slurm) {
       options->slurm_options.curve = !options->no_curve;

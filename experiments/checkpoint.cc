@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <bit>
+#include <chrono>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -92,8 +93,8 @@ class Reader {
   std::size_t at_{0};
 };
 
-// write(2) all of `bytes`, then fsync; false on any error
-bool WriteAll(int fd, std::span<const std::uint8_t> bytes) {
+// write(2) all of `bytes`, then (with `sync`) fsync; false on any error
+bool WriteAll(int fd, std::span<const std::uint8_t> bytes, bool sync) {
   std::size_t written = 0;
   while (written < bytes.size()) {
     const ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
@@ -101,35 +102,18 @@ bool WriteAll(int fd, std::span<const std::uint8_t> bytes) {
     if (n <= 0) return false;
     written += static_cast<std::size_t>(n);
   }
-  return ::fsync(fd) == 0;
+  return !sync || ::fsync(fd) == 0;
 }
 
 }  // namespace
-
-const std::vector<double>& Checkpoint::Vector(const std::string& name, const std::string& source,
-                                              std::ptrdiff_t expected_size) const {
-  const auto it = vectors.find(name);
-  if (it == vectors.end()) throw ConfigError({source}, name, "missing from the checkpoint");
-  if (expected_size >= 0 && static_cast<std::ptrdiff_t>(it->second.size()) != expected_size) {
-    throw ConfigError({source}, name,
-                      "has " + std::to_string(it->second.size()) + " values, expected " +
-                          std::to_string(expected_size) + " (another config or build?)");
-  }
-  return it->second;
-}
-
-const std::string& Checkpoint::Text(const std::string& name, const std::string& source) const {
-  const auto it = texts.find(name);
-  if (it == texts.end()) throw ConfigError({source}, name, "missing from the checkpoint");
-  return it->second;
-}
 
 std::filesystem::path CheckpointPath(const std::filesystem::path& run_folder,
                                      const std::string& method) {
   return run_folder / "checkpoints" / (method + ".ckpt");
 }
 
-void WriteCheckpoint(const std::filesystem::path& file, const Checkpoint& checkpoint) {
+void WriteCheckpoint(const std::filesystem::path& file, const Checkpoint& checkpoint,
+                     bool sync) {
   Writer body;
   body.PutString(checkpoint.method);
   body.Put(checkpoint.round);
@@ -162,7 +146,7 @@ void WriteCheckpoint(const std::filesystem::path& file, const Checkpoint& checkp
   if (fd < 0) {
     throw std::runtime_error(temporary.string() + ": cannot write: " + std::strerror(errno));
   }
-  const bool written = WriteAll(fd, bytes);
+  const bool written = WriteAll(fd, bytes, sync);
   const int saved_errno = errno;
   ::close(fd);
   if (!written || ::rename(temporary.c_str(), file.c_str()) != 0) {
@@ -170,6 +154,7 @@ void WriteCheckpoint(const std::filesystem::path& file, const Checkpoint& checkp
     std::filesystem::remove(temporary, error);
     throw std::runtime_error(file.string() + ": cannot write the checkpoint: " + why);
   }
+  if (!sync) return;
   // the rename itself must reach the disk
   const int folder = ::open(file.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (folder >= 0) {
@@ -221,6 +206,41 @@ Checkpoint ReadCheckpoint(const std::filesystem::path& file) {
   }
   if (!body.done()) body.Fail("trailing bytes after the last field");
   return checkpoint;
+}
+
+MethodCheckpoints::MethodCheckpoints(Options options, std::optional<Checkpoint> restored)
+    : options_(std::move(options)), restored_(std::move(restored)) {}
+
+int MethodCheckpoints::first_round() const {
+  return restored_ ? static_cast<int>(restored_->round) + 1 : 1;
+}
+
+void MethodCheckpoints::Load(const std::function<void(const StateArchive&)>& load) const {
+  if (!restored_) return;
+  try {
+    load(*restored_);
+  } catch (const StateError& error) {
+    throw ConfigError({options_.file.string()}, error.entry(),
+                      std::string(error.what()).substr(error.entry().size() + 2) +
+                          " (a checkpoint of another config or build?)");
+  }
+}
+
+void MethodCheckpoints::EndRound(int round, int rounds,
+                                 const std::function<void(StateArchive&)>& save) {
+  if (options_.every <= 0) return;
+  if (round % options_.every != 0 && round != rounds) return;
+  const auto start = std::chrono::steady_clock::now();
+  if (options_.commit) options_.commit();
+  if (options_.before_write) options_.before_write(options_.method, round);
+  Checkpoint checkpoint;
+  checkpoint.method = options_.method;
+  checkpoint.round = round;
+  checkpoint.ledger_run = options_.ledger_run;
+  save(checkpoint);
+  WriteCheckpoint(options_.file, checkpoint, options_.sync);
+  ++written_;
+  seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
 }  // namespace metajoule::experiments

@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -25,7 +26,8 @@ namespace metajoule::experiments {
 
 MetaRunResult RunConsensus(const ExperimentConfig& config, const Population& population,
                            ThreadPool& pool, ledger::RunRecorder& recorder,
-                           const ledger::Meter& meter, std::ostream& out) {
+                           const ledger::Meter& meter, std::ostream& out,
+                           MethodCheckpoints* checkpoints) {
   constexpr meta::MetaMethod kMethod = meta::MetaMethod::kConsensus;
   const std::string method_name(meta::MetaMethodName(kMethod));
   const auto seed = static_cast<std::uint64_t>(config.experiment.seed);
@@ -140,7 +142,27 @@ MetaRunResult RunConsensus(const ExperimentConfig& config, const Population& pop
   const BroadcastCells cells(config, population);
   cells.Register(recorder);
   double last_return = std::numeric_limits<double>::quiet_NaN();
-  for (int round = 1; round <= config.training.rounds; ++round) {
+  // what carries over from one round to the next, for checkpoints: every agent's model
+  auto save_state = [&](StateArchive& state) {
+    for (std::size_t k = 0; k < n; ++k) {
+      state.PutVector("agent-" + std::to_string(k) + "/model",
+                      {models[k].data(), static_cast<std::size_t>(models[k].size())});
+    }
+    state.PutDouble("last_return", last_return);
+  };
+  int first_round = 1;
+  if (checkpoints != nullptr) {
+    checkpoints->Load([&](const StateArchive& state) {
+      for (std::size_t k = 0; k < n; ++k) {
+        const std::span<const double> model =
+            state.Vector("agent-" + std::to_string(k) + "/model", models[k].size());
+        models[k] = Eigen::Map<const Eigen::VectorXd>(model.data(), models[k].size());
+      }
+      last_return = state.Double("last_return");
+    });
+    first_round = checkpoints->first_round();
+  }
+  for (int round = first_round; round <= config.training.rounds; ++round) {
     // local step: fedavg's on every agent's own task, from its own model, on the pool
     std::vector<std::optional<network::Message>> reports(n);
     std::vector<std::string> errors(n);
@@ -243,6 +265,7 @@ MetaRunResult RunConsensus(const ExperimentConfig& config, const Population& pop
     out << Format("  %s round %3d/%d: mean return %10.3f%s\n", method_name.c_str(), round,
                   config.training.rounds, last_return, notes.c_str());
     out.flush();
+    if (checkpoints != nullptr) checkpoints->EndRound(round, config.training.rounds, save_state);
   }
 
   // per group: the network average of the agents' models

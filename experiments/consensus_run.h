@@ -10,6 +10,7 @@
 #include <ostream>
 
 #include "common/thread_pool.h"
+#include "experiments/checkpoint.h"
 #include "experiments/experiment_config.h"
 #include "experiments/meta_run.h"
 #include "experiments/population.h"
@@ -34,8 +35,11 @@ inline constexpr std::uint64_t kMeshSeedStream = 1'000'100;
 /// encoded and decoded in memory with the sidelink's tensor encoding).
 /// @throws ConfigError when the mesh restricted to a group is not connected while
 /// network.topology.require_connected is set, or the groups mix task families.
+/// With `checkpoints`, training starts after the restored round (every agent's model restored)
+/// and each due round ends with a checkpoint (experiments/checkpoint.h).
 MetaRunResult RunConsensus(const ExperimentConfig& config, const Population& population,
                            ThreadPool& pool, ledger::RunRecorder& recorder,
-                           const ledger::Meter& meter, std::ostream& out);
+                           const ledger::Meter& meter, std::ostream& out,
+                           MethodCheckpoints* checkpoints = nullptr);
 
 }  // namespace metajoule::experiments

@@ -59,6 +59,10 @@ std::vector<FieldError> Validate(const MetaSection& section) {
 std::vector<FieldError> Validate(const TrainingSection& config) {
   std::vector<FieldError> errors;
   if (config.rounds < 1) errors.push_back({"rounds", "must be >= 1, got " + std::to_string(config.rounds)});
+  if (config.checkpoint_every < 0) {
+    errors.push_back({"checkpoint_every",
+                      "must be >= 0 (0: no checkpoints), got " + std::to_string(config.checkpoint_every)});
+  }
   return errors;
 }
 

@@ -52,9 +52,13 @@ std::vector<FieldError> Validate(const RolloutSection& config);
 /// [training]: the learning budget shared by every learning method.
 struct TrainingSection {
   int rounds{20};  ///< learning rounds: updates per agent (scratch), meta-iterations (meta methods)
+  /// Rounds between checkpoints for `run --resume` (experiments/checkpoint.h); 0: none (a
+  /// resumed method then starts over). The last round is always checkpointed when > 0.
+  int checkpoint_every{1};
   template <class V>
   void Visit(V& v) {
     v("rounds", rounds);
+    v("checkpoint_every", checkpoint_every);
   }
 };
 std::vector<FieldError> Validate(const TrainingSection& config);

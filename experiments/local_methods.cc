@@ -20,7 +20,13 @@ ledger::Measurement AsMeasurement(const agents::WorkCounters& work) {
 // Method "random": every agent rolls out a seeded uniform random policy. Records one rollout
 // compute event per agent (its simulator steps, thread CPU and wall time) and one evaluation.
 double RunRandom(const ExperimentConfig& config, Population& population, ThreadPool& pool,
-                 ledger::RunRecorder& recorder, const ledger::Meter& meter) {
+                 ledger::RunRecorder& recorder, const ledger::Meter& meter,
+                 MethodCheckpoints* checkpoints) {
+  if (checkpoints != nullptr && checkpoints->restored() != nullptr) {
+    double restored = 0.0;
+    checkpoints->Load([&](const StateArchive& state) { restored = state.Double("mean_return"); });
+    return restored;
+  }
   const auto seed = static_cast<std::uint64_t>(config.experiment.seed);
   std::vector<sim::Env> envs;
   for (std::size_t k = 0; k < population.tasks.size(); ++k) {
@@ -54,7 +60,11 @@ double RunRandom(const ExperimentConfig& config, Population& population, ThreadP
   });
   double mean = 0.0;
   for (double r : mean_returns) mean += r;
-  return mean / static_cast<double>(mean_returns.size());
+  mean /= static_cast<double>(mean_returns.size());
+  if (checkpoints != nullptr) {
+    checkpoints->EndRound(0, 0, [mean](StateArchive& state) { state.PutDouble("mean_return", mean); });
+  }
+  return mean;
 }
 
 // Method "scratch": every agent learns its own task from a random initialisation with the
@@ -62,7 +72,8 @@ double RunRandom(const ExperimentConfig& config, Population& population, ThreadP
 // no-transfer baseline of DESIGN.md). Round r records each agent's collection (rollout) and
 // update (learn) as compute events and the batch's mean return as its evaluation.
 ScratchResult RunScratch(const ExperimentConfig& config, Population& population, ThreadPool& pool,
-                         ledger::RunRecorder& recorder, Progress& progress) {
+                         ledger::RunRecorder& recorder, Progress& progress,
+                         MethodCheckpoints* checkpoints) {
   const auto seed = static_cast<std::uint64_t>(config.experiment.seed);
   std::vector<agents::Agent> learners;
   learners.reserve(population.tasks.size());
@@ -79,7 +90,24 @@ ScratchResult RunScratch(const ExperimentConfig& config, Population& population,
   std::vector<agents::IterationReport> reports(learners.size());
   progress.Begin("scratch", config.training.rounds);
   double mean = 0.0;
-  for (int round = 1; round <= config.training.rounds; ++round) {
+  // what carries over from one round to the next, for checkpoints: every agent's whole state
+  auto save_state = [&](StateArchive& state) {
+    for (std::size_t k = 0; k < learners.size(); ++k) {
+      learners[k].SaveState(state, "agent-" + std::to_string(k) + "/");
+    }
+    state.PutDouble("mean_return", mean);
+  };
+  int first_round = 1;
+  if (checkpoints != nullptr) {
+    checkpoints->Load([&](const StateArchive& state) {
+      for (std::size_t k = 0; k < learners.size(); ++k) {
+        learners[k].LoadState(state, "agent-" + std::to_string(k) + "/");
+      }
+      mean = state.Double("mean_return");
+    });
+    first_round = checkpoints->first_round();
+  }
+  for (int round = first_round; round <= config.training.rounds; ++round) {
     pool.ParallelFor(learners.size(), [&](std::size_t k, int) {
       reports[k] = learners[k].Iterate();
       const std::int32_t node = learners[k].id();
@@ -101,6 +129,7 @@ ScratchResult RunScratch(const ExperimentConfig& config, Population& population,
     mean /= static_cast<double>(reports.size());
     progress.Round(round, mean, recorder.energy_so_far_j(),
                    rejected > 0 ? Format("%d updates rejected", rejected) : std::string());
+    if (checkpoints != nullptr) checkpoints->EndRound(round, config.training.rounds, save_state);
   }
   progress.End();
   ScratchResult result;

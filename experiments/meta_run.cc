@@ -75,19 +75,20 @@ struct HierarchyLosses {
 
 MetaRunResult RunMeta(const ExperimentConfig& config, meta::MetaMethod method,
                       Population& population, ThreadPool& pool, ledger::RunRecorder& recorder,
-                      const ledger::Meter& meter, std::ostream& out) {
+                      const ledger::Meter& meter, std::ostream& out,
+                      MethodCheckpoints* checkpoints) {
   if (method == meta::MetaMethod::kConsensus) {
-    return RunConsensus(config, population, pool, recorder, meter, out);
+    return RunConsensus(config, population, pool, recorder, meter, out, checkpoints);
   }
   const std::unique_ptr<MetaExchange> exchange =
       MakeInProcessExchange(config, population, pool, meter);
-  return RunMeta(config, method, population, *exchange, recorder, meter, out);
+  return RunMeta(config, method, population, *exchange, recorder, meter, out, checkpoints);
 }
 
 MetaRunResult RunMeta(const ExperimentConfig& config, meta::MetaMethod method,
                       const Population& population, MetaExchange& exchange,
                       ledger::RunRecorder& recorder, const ledger::Meter& meter,
-                      std::ostream& out) {
+                      std::ostream& out, MethodCheckpoints* checkpoints) {
   if (method == meta::MetaMethod::kConsensus) {
     throw ConfigError({}, "experiment.methods",
                       "consensus has no server (agents mix over mesh sidelinks); run it with "
@@ -174,7 +175,80 @@ MetaRunResult RunMeta(const ExperimentConfig& config, meta::MetaMethod method,
   double last_post = 0.0;
   int missing_total = 0;
   HierarchyLosses losses_total;
-  for (int round = 1; round <= config.training.rounds; ++round) {
+  // what carries over from one round to the next, for checkpoints (the agents draw each round
+  // from streams of their own, so the server's side is all there is)
+  auto save_state = [&](StateArchive& state) {
+    for (std::size_t g = 0; g < groups.size(); ++g) {
+      const std::string prefix = "group-" + std::to_string(g) + "/";
+      learners[g]->SaveState(state, prefix);
+      state.PutInt(prefix + "consecutive_rejections", consecutive_rejections[g]);
+    }
+    state.PutDouble("last_return", last_post);
+    state.PutInt("missing_reports", missing_total);
+    state.PutInt("lost_reports", losses_total.reports);
+    state.PutInt("lost_aggregates", losses_total.aggregates);
+  };
+  int first_round = 1;
+  if (checkpoints != nullptr) {
+    checkpoints->Load([&](const StateArchive& state) {
+      for (std::size_t g = 0; g < groups.size(); ++g) {
+        const std::string prefix = "group-" + std::to_string(g) + "/";
+        learners[g]->LoadState(state, prefix);
+        consecutive_rejections[g] = static_cast<int>(state.Int(prefix + "consecutive_rejections"));
+      }
+      last_post = state.Double("last_return");
+      missing_total = static_cast<int>(state.Int("missing_reports"));
+      losses_total.reports = static_cast<int>(state.Int("lost_reports"));
+      losses_total.aggregates = static_cast<int>(state.Int("lost_aggregates"));
+    });
+    first_round = checkpoints->first_round();
+  }
+
+  // the server's update of group g from the contributions that arrived
+  auto server_update = [&](std::size_t g, int round, std::span<const meta::Contribution> arrived,
+                           std::uint64_t extra_flops) {
+    const ledger::MeterSample start = meter.Start();
+    const meta::AggregateReport report = learners[g]->Update(arrived);
+    recorder.RecordCompute(kServer, round, ledger::Phase::kAggregate, 0,
+                           static_cast<double>(report.flops + extra_flops), meter.Stop(start));
+    if (report.ok()) {
+      consecutive_rejections[g] = 0;
+    } else {
+      out << "  " << method_name << " round " << round << ": update rejected: " << report.message
+          << "\n";
+      if (++consecutive_rejections[g] >= meta_config.max_rejected_steps) {
+        throw std::runtime_error(method_name + ": " + std::to_string(consecutive_rejections[g]) +
+                                 " consecutive meta-updates rejected (meta.max_rejected_steps); "
+                                 "the run stops, its ledger keeps every round so far");
+      }
+    }
+  };
+  // the report of agent k as the server (or its head) decodes it: its work and returns go to
+  // the ledger; nullopt (recorded missing on `link`) when it never came or is malformed
+  auto take_report = [&](const std::vector<std::optional<network::Message>>& reports,
+                         std::size_t k, int round,
+                         ledger::LinkKind link) -> std::optional<MetaReport> {
+    const std::int32_t node = node_of(k);
+    std::string error;
+    std::optional<MetaReport> report;
+    if (reports[k]) report = ParseMetaReport(*reports[k], error);
+    if (!report) {
+      if (reports[k]) {
+        out << "  " << method_name << " round " << round << ": node " << node
+            << " sent a malformed report (" << error << ")\n";
+      }
+      RecordMissing(recorder, node, round, link,
+                    link == ledger::LinkKind::kSidelink ? node_of(clusters[cluster_of[k]].front())
+                                                        : kServer);
+      return std::nullopt;
+    }
+    RecordAgentReport(recorder, node, round, population.tasks[k].Describe(), method_name,
+                      *report);
+    report->contribution.method = method;
+    return report;
+  };
+
+  for (int round = first_round; round <= config.training.rounds; ++round) {
     std::mt19937_64 link_rng(sim::DeriveSeed(sim::DeriveSeed(seed, seed_stream::kLinks),
                                              static_cast<std::uint64_t>(round)));
     double post_sum = 0.0;
@@ -460,6 +534,7 @@ MetaRunResult RunMeta(const ExperimentConfig& config, meta::MetaMethod method,
     out << Format("  %s round %3d/%d: mean return %10.3f%s\n", method_name.c_str(), round,
                   config.training.rounds, last_post, notes.c_str());
     out.flush();
+    if (checkpoints != nullptr) checkpoints->EndRound(round, config.training.rounds, save_state);
   }
 
   MetaRunResult result;

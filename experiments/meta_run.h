@@ -23,6 +23,7 @@
 
 #include "agents/math/gaussian_policy.h"
 #include "common/thread_pool.h"
+#include "experiments/checkpoint.h"
 #include "experiments/experiment_config.h"
 #include "experiments/meta_exchange.h"
 #include "experiments/population.h"
@@ -63,9 +64,13 @@ struct MetaRunResult {
 /// receiver, which learns from the decoded values; the messages travel as
 /// config.network.transport says (MakeInProcessExchange), with identical figures for each.
 /// Throws std::runtime_error after meta.max_rejected_steps consecutive rejected updates.
+/// With `checkpoints`, training starts after its restored round (the meta-models, their
+/// optimiser states and the run's counters restored) and each due round ends with a
+/// checkpoint (experiments/checkpoint.h).
 MetaRunResult RunMeta(const ExperimentConfig& config, meta::MetaMethod method,
                       Population& population, ThreadPool& pool, ledger::RunRecorder& recorder,
-                      const ledger::Meter& meter, std::ostream& out);
+                      const ledger::Meter& meter, std::ostream& out,
+                      MethodCheckpoints* checkpoints = nullptr);
 
 /// `method` consensus runs RunConsensus (experiments/consensus_run.h) on `pool`.
 ///
@@ -77,7 +82,7 @@ MetaRunResult RunMeta(const ExperimentConfig& config, meta::MetaMethod method,
 MetaRunResult RunMeta(const ExperimentConfig& config, meta::MetaMethod method,
                       const Population& population, MetaExchange& exchange,
                       ledger::RunRecorder& recorder, const ledger::Meter& meter,
-                      std::ostream& out);
+                      std::ostream& out, MethodCheckpoints* checkpoints = nullptr);
 
 /// The transport overhead of a run (`metajoule bench network --run FILE`).
 struct TransportMeasurement {

@@ -134,10 +134,10 @@ RunSummary ServeExperiment(const ExperimentConfig& config, const ServeOptions& o
   hooks.skip_note = "not a meta method with a server, nothing to serve (run it with `metajoule run`)";
   hooks.train_meta = [&](meta::MetaMethod method, Population& run_population, ThreadPool&,
                          ledger::RunRecorder& recorder, const ledger::Meter& meter,
-                         std::ostream& log) {
+                         std::ostream& log, MethodCheckpoints* checkpoints) {
     const std::unique_ptr<MetaExchange> exchange =
         MakeServerExchange(server, config, agents, options.hooks);
-    return RunMeta(config, method, run_population, *exchange, recorder, meter, log);
+    return RunMeta(config, method, run_population, *exchange, recorder, meter, log, checkpoints);
   };
   RunSummary summary = RunExperiment(config, out, hooks);
 

@@ -1,13 +1,16 @@
 #include "experiments/runner.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <limits>
 #include <map>
 #include <memory>
 #include <ostream>
 
 #include "common/build_info.h"
+#include "common/error.h"
 #include "common/thread_pool.h"
 #include "experiments/format.h"
 #include "experiments/local_methods.h"
@@ -108,6 +111,60 @@ void PrintTables(const RunSummary& summary, const ExperimentConfig& config, std:
   }
 }
 
+// The status of a deployment run that a resumed run has redone (the report leaves it out).
+constexpr const char* kSuperseded = "superseded";
+
+// The first line where two texts differ, as "line N: \"a\" vs \"b\"".
+std::string FirstDifference(const std::string& a, const std::string& b) {
+  std::size_t line = 1;
+  std::size_t i = 0;
+  std::size_t j = 0;
+  while (i < a.size() || j < b.size()) {
+    const std::size_t ei = std::min(a.find('\n', i), a.size());
+    const std::size_t ej = std::min(b.find('\n', j), b.size());
+    const std::string la = a.substr(i, ei - i);
+    const std::string lb = b.substr(j, ej - j);
+    if (la != lb) {
+      return Format("line %zu: \"%s\" (now) vs \"%s\" (at the start)", line, la.c_str(),
+                    lb.c_str());
+    }
+    i = ei + 1;
+    j = ej + 1;
+    ++line;
+  }
+  return "identical";
+}
+
+// What a resumed run continues: the method's latest training run in `store` (not a held-out
+// deployment, not a repriced copy, not superseded), if any.
+std::optional<ledger::RunRecord> PreviousRun(const ledger::LedgerStore& store,
+                                             const std::string& name, const std::string& method) {
+  std::optional<ledger::RunRecord> latest;
+  for (ledger::RunRecord& record : store.Runs()) {
+    if (record.info.name == name && record.info.method == method && !record.repriced_from &&
+        record.status != kSuperseded && (!latest || record.id > latest->id)) {
+      latest = std::move(record);
+    }
+  }
+  return latest;
+}
+
+// A resumed run must continue with the config it started with: every run it stored holds it.
+void CheckResumedConfig(const ledger::LedgerStore& store, const ExperimentConfig& config,
+                        const RunFolder& folder) {
+  const std::string now = ResolvedToml(config);
+  for (const ledger::RunRecord& record : store.Runs()) {
+    if (record.repriced_from || record.info.config_text.empty()) continue;
+    if (record.info.config_text != now) {
+      throw ConfigError({folder.config_file().string()}, "",
+                        Format("the run was started with another config (ledger run %lld): %s; "
+                               "--resume continues a run with its own config only",
+                               static_cast<long long>(record.id),
+                               FirstDifference(now, record.info.config_text).c_str()));
+    }
+  }
+}
+
 }  // namespace
 
 const MethodSummary* RunSummary::Find(const std::string& method) const {
@@ -126,9 +183,11 @@ RunSummary RunExperiment(const ExperimentConfig& config, std::ostream& out,
 
   RunSummary summary;
   summary.lifecycle_tasks = static_cast<std::int64_t>(population.size());
+  MJL_DEMAND(!hooks.resume || hooks.folder.has_value());
   const RunFolder folder = hooks.folder ? *hooks.folder : CreateRunFolder(config);
   summary.folder = folder.path;
   ledger::LedgerStore store(folder.ledger_file().string(), config.ledger.store);
+  if (hooks.resume) CheckResumedConfig(store, config, folder);
   const ledger::MeterSelection meter_selection =
       ledger::SelectMeter(config.ledger.energy.meter, {}, ledger::StderrWarning);
   const ledger::Meter meter(meter_selection);
@@ -138,22 +197,77 @@ RunSummary RunExperiment(const ExperimentConfig& config, std::ostream& out,
   out << "run: " << config.experiment.name << " (seed " << config.experiment.seed << ", "
       << population.tasks.size() << " agents in " << config.clusters.size() << " clusters, "
       << pool.num_threads() << " threads)\n"
-      << "run folder: " << folder.path.string() << "\n";
+      << "run folder: " << folder.path.string() << (hooks.resume ? " (resumed)" : "") << "\n";
 
   for (const std::string& method : config.experiment.methods) {
     if (hooks.runs_method && !hooks.runs_method(method)) {
       out << "  " << method << ": " << hooks.skip_note << "\n";
       continue;
     }
-    ledger::RunInfo info;
-    info.name = config.experiment.name;
-    info.method = method;
-    info.config_text = ResolvedToml(config);
-    info.git_commit = kGitCommit;
-    info.seed = config.experiment.seed;
-    ledger::RunRecorder recorder(store, model, info, meter_selection);
-    recorder.AddNode({0, "server", "", "edge_server", ""});
-    for (const auto& node : population.nodes) recorder.AddNode(node);
+    // resumed: the method's previous ledger run, truncated to its checkpoint's round
+    const std::filesystem::path checkpoint_file = CheckpointPath(folder.path, method);
+    std::optional<ledger::RunRecord> previous;
+    std::optional<Checkpoint> checkpoint;
+    if (hooks.resume) {
+      previous = PreviousRun(store, config.experiment.name, method);
+      std::error_code error;
+      if (previous && std::filesystem::exists(checkpoint_file, error)) {
+        checkpoint = ReadCheckpoint(checkpoint_file);
+        if (checkpoint->method != method || checkpoint->ledger_run != previous->id) {
+          throw ConfigError({checkpoint_file.string()}, "",
+                            Format("belongs to ledger run %lld of method %s, not to run %lld of "
+                                   "%s",
+                                   static_cast<long long>(checkpoint->ledger_run),
+                                   checkpoint->method.c_str(),
+                                   static_cast<long long>(previous->id), method.c_str()));
+        }
+        // the rows come before the checkpoint; a ledger behind it lost rows (power loss with
+        // ledger.store.durability = "normal"): the state cannot be matched to the ledger
+        const std::vector<ledger::RoundBreakdown> rounds =
+            ledger::QueryRoundBreakdown(store, previous->id);
+        const std::int64_t last = rounds.empty() ? -1 : rounds.back().round;
+        if (last < checkpoint->round) {
+          throw ConfigError({checkpoint_file.string()}, "",
+                            Format("is after round %lld, but ledger run %lld holds rows only "
+                                   "through round %lld (rows lost with the machine's power?); "
+                                   "this run cannot be resumed, start it again",
+                                   static_cast<long long>(checkpoint->round),
+                                   static_cast<long long>(previous->id),
+                                   static_cast<long long>(last)));
+        }
+      }
+    }
+    std::optional<ledger::RunRecorder> recorder_slot;
+    if (previous) {
+      const std::int64_t keep = checkpoint ? checkpoint->round : -1;
+      const std::int64_t dropped = store.TruncateRun(previous->id, keep);
+      recorder_slot.emplace(store, model, previous->id, meter_selection);
+      out << "  " << method << ": resumed ledger run " << previous->id << " ("
+          << previous->status << ") "
+          << (checkpoint ? "after round " + std::to_string(checkpoint->round)
+                         : std::string("from its start (no checkpoint)"))
+          << ", " << dropped << " later rows dropped\n";
+    } else {
+      ledger::RunInfo info;
+      info.name = config.experiment.name;
+      info.method = method;
+      info.config_text = ResolvedToml(config);
+      info.git_commit = kGitCommit;
+      info.seed = config.experiment.seed;
+      recorder_slot.emplace(store, model, info, meter_selection);
+      recorder_slot->AddNode({0, "server", "", "edge_server", ""});
+      for (const auto& node : population.nodes) recorder_slot->AddNode(node);
+    }
+    ledger::RunRecorder& recorder = *recorder_slot;
+    MethodCheckpoints::Options checkpoint_options;
+    checkpoint_options.file = checkpoint_file;
+    checkpoint_options.method = method;
+    checkpoint_options.ledger_run = recorder.run();
+    checkpoint_options.every = config.training.checkpoint_every;
+    checkpoint_options.sync = config.ledger.store.durability == ledger::Durability::kFull;
+    checkpoint_options.commit = [&store] { store.Flush(); };
+    checkpoint_options.before_write = hooks.before_checkpoint;
+    MethodCheckpoints checkpoints(std::move(checkpoint_options), std::move(checkpoint));
 
     const double start = ledger::MonotonicSeconds();
     MethodSummary row;
@@ -164,9 +278,9 @@ RunSummary RunExperiment(const ExperimentConfig& config, std::ostream& out,
     meta::MetaMethod meta_method{};
     try {
       if (method == "random") {
-        row.mean_return = RunRandom(config, population, pool, recorder, meter);
+        row.mean_return = RunRandom(config, population, pool, recorder, meter, &checkpoints);
       } else if (method == "scratch") {
-        scratch = RunScratch(config, population, pool, recorder, progress);
+        scratch = RunScratch(config, population, pool, recorder, progress, &checkpoints);
         row.mean_return = scratch->mean_return;
       } else {
         bool found = false;
@@ -177,9 +291,10 @@ RunSummary RunExperiment(const ExperimentConfig& config, std::ostream& out,
           }
         }
         MJL_DEMAND(found);  // Validate(ExperimentSection) admits only MethodNames()
-        trained = hooks.train_meta
-                      ? hooks.train_meta(meta_method, population, pool, recorder, meter, out)
-                      : RunMeta(config, meta_method, population, pool, recorder, meter, out);
+        trained = hooks.train_meta ? hooks.train_meta(meta_method, population, pool, recorder,
+                                                      meter, out, &checkpoints)
+                                   : RunMeta(config, meta_method, population, pool, recorder,
+                                             meter, out, &checkpoints);
         row.mean_return = trained->last_return;
       }
     } catch (...) {
@@ -189,6 +304,8 @@ RunSummary RunExperiment(const ExperimentConfig& config, std::ostream& out,
     recorder.Finish();
     row.wall_seconds = ledger::MonotonicSeconds() - start;
     row.ledger_seconds = recorder.recording_seconds();
+    row.checkpoints = checkpoints.written();
+    row.checkpoint_seconds = checkpoints.seconds();
     // replay episodes of what it trained ([recording]; not charged to the ledger)
     RecordMethodEpisodes(config, method, population, trained ? &*trained : nullptr, meta_method,
                          scratch ? &*scratch : nullptr, folder.path, pool, out);
@@ -196,6 +313,16 @@ RunSummary RunExperiment(const ExperimentConfig& config, std::ostream& out,
     // every figure of the tables comes back from the ledger
     row.SetEnergy(ledger::QueryBreakdown(store, row.ledger_run));
     if (trained && held_out.size() > 0) {
+      if (hooks.resume) {
+        // a deployment of an earlier attempt (finished or not) is redone from the trained model
+        for (const ledger::RunRecord& record : store.Runs()) {
+          if (record.info.name == config.experiment.name + ":held-out" &&
+              record.info.method == method && !record.repriced_from &&
+              record.status != kSuperseded) {
+            store.EndRun(record.id, kSuperseded);
+          }
+        }
+      }
       row.deployment = DeployToHeldOut(config, meta_method, population, *trained, held_out, pool,
                                        store, model, meter_selection, meter);
       row.target = row.deployment->target;
@@ -220,12 +347,21 @@ RunSummary RunExperiment(const ExperimentConfig& config, std::ostream& out,
   PrintTables(summary, config, out);
   double wall = 0.0;
   double ledger_time = 0.0;
+  int checkpoint_count = 0;
+  double checkpoint_time = 0.0;
   for (const MethodSummary& row : summary.methods) {
     wall += row.wall_seconds;
     ledger_time += row.ledger_seconds;
+    checkpoint_count += row.checkpoints;
+    checkpoint_time += row.checkpoint_seconds;
   }
   out << Format("ledger overhead: %.1f ms recording (summed over threads) in %.2f s of runs: %.3f %%\n",
                 ledger_time * 1e3, wall, wall > 0.0 ? 100.0 * ledger_time / wall : 0.0);
+  out << Format("checkpoints: %d written in %.1f ms (%.2f %% of the runs' wall time; "
+                "training.checkpoint_every = %d)\n",
+                checkpoint_count, checkpoint_time * 1e3,
+                wall > 0.0 ? 100.0 * checkpoint_time / wall : 0.0,
+                config.training.checkpoint_every);
   out << "energy source: " << ledger::Name(meter_selection.used)
       << (meter_selection.used == ledger::EnergySource::kModelled ? " (work x device speed)" : "")
       << "; ledger: " << folder.ledger_file().string() << "\n";

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/thread_pool.h"
+#include "experiments/checkpoint.h"
 #include "experiments/deployment.h"
 #include "experiments/experiment_config.h"
 #include "experiments/meta_run.h"
@@ -35,6 +36,8 @@ struct MethodSummary {
   double mean_return{0.0};  ///< mean episode return over every agent's last evaluation
   double wall_seconds{0.0};
   double ledger_seconds{0.0};  ///< time spent recording into the ledger, summed over threads
+  int checkpoints{0};             ///< checkpoints written (training.checkpoint_every)
+  double checkpoint_seconds{0.0};  ///< wall time of their ledger commits and file writes
   double total_j() const { return compute_j + uplink_j + downlink_j + sidelink_j; }
   /// Copies the energy split and carbon of the method's ledger run.
   void SetEnergy(const ledger::EnergyBreakdown& breakdown) {
@@ -76,12 +79,21 @@ struct RunHooks {
   /// Trains one meta method; default: RunMeta in this process over config.network.transport.
   std::function<MetaRunResult(meta::MetaMethod method, Population& population, ThreadPool& pool,
                               ledger::RunRecorder& recorder, const ledger::Meter& meter,
-                              std::ostream& out)>
+                              std::ostream& out, MethodCheckpoints* checkpoints)>
       train_meta{};
   /// Which of config.experiment.methods run; the others are skipped with a line
   /// "  <method>: <skip_note>". Default: all.
   std::function<bool(const std::string& method)> runs_method{};
   std::string skip_note{};
+  /// `metajoule run --resume` (docs/resume.md): continue the run in `folder` (which must be
+  /// set). Each method's latest ledger run is truncated to the round of its checkpoint and
+  /// continued from the restored state (from its start without one); a method without a
+  /// ledger run starts fresh; held-out deployments are redone (the old ones are marked
+  /// "superseded"). The config must be the one the run started with (ConfigError otherwise).
+  bool resume{false};
+  /// Called after a checkpoint's ledger commit and before the checkpoint file is written
+  /// (tests kill the process here to leave rows after the last checkpoint).
+  std::function<void(const std::string& method, int round)> before_checkpoint{};
 };
 
 /// Runs `config` and writes its run folder; progress and the final table go to `out`.

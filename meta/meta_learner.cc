@@ -123,4 +123,19 @@ AggregateReport MetaLearner::Update(std::span<const Contribution> contributions)
   return report;
 }
 
+void MetaLearner::SaveState(StateArchive& archive, const std::string& prefix) const {
+  archive.PutVector(prefix + "phi", {phi_.data(), static_cast<std::size_t>(phi_.size())});
+  archive.PutInt(prefix + "updates", updates_);
+  if (adam_) adam_->SaveState(archive, prefix + "adam/");
+}
+
+void MetaLearner::LoadState(const StateArchive& archive, const std::string& prefix) {
+  const std::span<const double> phi = archive.Vector(prefix + "phi", phi_.size());
+  const std::int64_t updates = archive.Int(prefix + "updates");
+  if (updates < 0) throw StateError(prefix + "updates", "must be >= 0");
+  if (adam_) adam_->LoadState(archive, prefix + "adam/");
+  phi_ = Eigen::Map<const Eigen::VectorXd>(phi.data(), phi_.size());
+  updates_ = updates;
+}
+
 }  // namespace metajoule::meta

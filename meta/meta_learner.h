@@ -21,6 +21,7 @@
 #include "agents/math/gaussian_policy.h"
 #include "agents/optimizers.h"
 #include "agents/trajectory.h"
+#include "common/state_archive.h"
 #include "meta/contribution.h"
 #include "meta/meta_config.h"
 
@@ -69,6 +70,13 @@ class MetaLearner {
   /// The policy part theta of phi (P entries).
   Eigen::VectorXd theta() const { return phi_.head(num_policy_params_); }
   std::int64_t updates() const { return updates_; }
+
+  /// phi, the outer optimiser's state and the update count under `prefix`, for checkpoints
+  /// (`metajoule run --resume`): a learner built with the same arguments that loads them
+  /// continues exactly as this one would. LoadState throws StateError naming a missing or
+  /// mis-sized entry.
+  void SaveState(StateArchive& archive, const std::string& prefix) const;
+  void LoadState(const StateArchive& archive, const std::string& prefix);
 
  private:
   MetaConfig config_;

@@ -329,6 +329,8 @@ FolderData ReadLedger(const std::filesystem::path& ledger_file) {
   folder.label = folder.folder.filename().string();
   std::map<std::string, int> seen;
   for (const ledger::RunRecord& record : store.Runs()) {
+    // a deployment that `run --resume` redid: its replacement is in the ledger too
+    if (record.status == "superseded") continue;
     RunData run;
     run.id = record.id;
     run.name = record.info.name;

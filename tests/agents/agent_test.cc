@@ -244,6 +244,59 @@ TEST_SUITE("agents/agent") {
     CHECK(one == doctest::Approx(total).epsilon(1e-12));
   }
 
+  TEST_CASE("an agent restored from its saved state continues bit-identically") {
+    const sim::World world("reach2d");
+    const sim::Task task = GoalTask("reach2d", 0.1, 0.05);
+    for (const LearnerKind learner : {LearnerKind::kVpg, LearnerKind::kPpo, LearnerKind::kTrpo}) {
+      for (const BaselineKind baseline : {BaselineKind::kLinear, BaselineKind::kMlp}) {
+        CAPTURE(LearnerKindName(learner));
+        CAPTURE(static_cast<int>(baseline));
+        AgentsConfig config = SmallConfig(learner);
+        config.vpg.advantage.baseline = baseline;
+        config.ppo.advantage.baseline = baseline;
+        config.trpo.advantage.baseline = baseline;
+        config.vpg.advantage.critic.hidden_sizes = {8};
+        config.ppo.advantage.critic.hidden_sizes = {8};
+        config.trpo.advantage.critic.hidden_sizes = {8};
+        Agent original(2, world, task, {}, config, 21);
+        original.Iterate();
+        original.Evaluate(original.theta(), 1);
+        original.Iterate();
+        StateArchive archive;
+        original.SaveState(archive, "agent-2/");
+        // a twin built from the same arguments, whose own state has moved on differently
+        Agent restored(2, world, task, {}, config, 21);
+        restored.Iterate();
+        restored.LoadState(archive, "agent-2/");
+        CHECK(restored.theta() == original.theta());
+        CHECK(restored.iterations() == original.iterations());
+        for (int i = 0; i < 2; ++i) {
+          const IterationReport a = original.Iterate();
+          const IterationReport b = restored.Iterate();
+          CHECK(a.mean_return == b.mean_return);
+          CHECK(a.total_env_steps == b.total_env_steps);
+          CHECK(a.iteration == b.iteration);
+          CHECK(original.Evaluate(original.theta(), 1) == restored.Evaluate(restored.theta(), 1));
+        }
+        CHECK(restored.theta() == original.theta());
+      }
+    }
+  }
+
+  TEST_CASE("an agent refuses a saved state of another shape and names the entry") {
+    const sim::World world("reach2d");
+    const sim::Task task = GoalTask("reach2d", 0.1, 0.05);
+    AgentsConfig small = SmallConfig(LearnerKind::kPpo);
+    AgentsConfig wide = small;
+    wide.policy.hidden_sizes = {32, 32};
+    const Agent saved(0, world, task, {}, wide, 3);
+    StateArchive archive;
+    saved.SaveState(archive, "a/");
+    Agent other(0, world, task, {}, small, 3);
+    CHECK_THROWS_AS(other.LoadState(archive, "a/"), StateError);
+    CHECK_THROWS_WITH(other.LoadState(archive, "b/"), "b/theta: missing");
+  }
+
   TEST_CASE("SetTheta replaces the parameters and checks their size") {
     const sim::World world("nav2d");
     Agent agent(0, world, GoalTask("nav2d", 0.1, 0.1), {}, SmallConfig(LearnerKind::kVpg), 1);

@@ -6,6 +6,7 @@
 #include <iterator>
 #include <limits>
 #include <random>
+#include <span>
 #include <sstream>
 #include <string>
 
@@ -67,14 +68,14 @@ TEST_SUITE("experiments/checkpoint") {
     CHECK(read.round == 17);
     CHECK(read.ledger_run == 3);
     REQUIRE(read.vectors.size() == 2);
-    const std::vector<double>& params = read.Vector("group-0/meta_params", file.string(), 1000);
+    const std::span<const double> params = read.Vector("group-0/meta_params", 1000);
     for (std::size_t i = 0; i < params.size(); ++i) {
       CHECK(std::memcmp(&params[i], &written.vectors.at("group-0/meta_params")[i],
                         sizeof(double)) == 0);
     }
     CHECK(std::signbit(params[3]));
-    CHECK(read.Vector("group-0/adam_m", file.string()).empty());
-    CHECK(read.Text("group-0/rng", file.string()) == written.texts.at("group-0/rng"));
+    CHECK(read.Vector("group-0/adam_m").empty());
+    CHECK(read.Text("group-0/rng") == written.texts.at("group-0/rng"));
     CHECK_FALSE(std::filesystem::exists(file.string() + ".tmp"));
 
     // a second write replaces the first
@@ -84,13 +85,53 @@ TEST_SUITE("experiments/checkpoint") {
     CHECK(ReadCheckpoint(file).round == 18);
   }
 
-  TEST_CASE("missing entries and wrong sizes name the key") {
+  TEST_CASE("a method's checkpoints commit the ledger first and are written when due") {
     test::TempDir dir;
-    const Checkpoint c = Example();
-    CHECK_THROWS_WITH_AS(c.Vector("nope", "f.ckpt"), doctest::Contains("nope"), ConfigError);
-    CHECK_THROWS_WITH_AS(c.Vector("group-0/meta_params", "f.ckpt", 999),
-                         doctest::Contains("1000 values, expected 999"), ConfigError);
-    CHECK_THROWS_WITH_AS(c.Text("rng", "f.ckpt"), doctest::Contains("missing"), ConfigError);
+    std::vector<std::string> calls;
+    MethodCheckpoints::Options options;
+    options.file = CheckpointPath(dir.path(), "scratch");
+    options.method = "scratch";
+    options.ledger_run = 4;
+    options.every = 3;
+    options.commit = [&] { calls.push_back("commit"); };
+    options.before_write = [&](const std::string& method, int round) {
+      calls.push_back(method + " " + std::to_string(round));
+    };
+    MethodCheckpoints checkpoints(options);
+    CHECK(checkpoints.restored() == nullptr);
+    CHECK(checkpoints.first_round() == 1);
+    for (int round = 1; round <= 7; ++round) {
+      checkpoints.EndRound(round, 7, [&](StateArchive& state) { state.PutInt("round", round); });
+    }
+    // every third round and the last one, each after its commit
+    CHECK(calls == std::vector<std::string>{"commit", "scratch 3", "commit", "scratch 6",
+                                            "commit", "scratch 7"});
+    const Checkpoint last = ReadCheckpoint(options.file);
+    CHECK(last.round == 7);
+    CHECK(last.ledger_run == 4);
+    CHECK(last.Int("round") == 7);
+
+    const MethodCheckpoints resumed(options, last);
+    CHECK(resumed.first_round() == 8);
+    std::int64_t loaded = 0;
+    resumed.Load([&](const StateArchive& state) { loaded = state.Int("round"); });
+    CHECK(loaded == 7);
+    // an entry the loader needs and the file lacks: a ConfigError naming the file and entry
+    try {
+      resumed.Load([](const StateArchive& state) { state.Vector("agent-1/theta", 10); });
+      FAIL("expected a ConfigError");
+    } catch (const ConfigError& error) {
+      CHECK(error.key() == "agent-1/theta");
+      CHECK(std::string(error.what()).find(options.file.string()) != std::string::npos);
+      CHECK(std::string(error.what()).find(": missing (a checkpoint of another") !=
+            std::string::npos);
+    }
+
+    options.every = 0;
+    calls.clear();
+    MethodCheckpoints never(options);
+    never.EndRound(7, 7, [](StateArchive&) {});
+    CHECK(calls.empty());
   }
 
   TEST_CASE("a damaged, truncated, foreign or newer file is refused with its name") {

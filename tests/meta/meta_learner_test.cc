@@ -114,6 +114,34 @@ TEST_SUITE("meta/meta_learner") {
     CHECK(learner.meta_params() == phi);
   }
 
+  TEST_CASE("a meta-learner restored from its saved state continues bit-identically") {
+    const auto policy = test::PointPolicy(1, {});
+    const Eigen::Vector3d phi(1, 2, 3);
+    MetaConfig config = Config(MetaMethod::kMaml);
+    config.outer_optimizer = agents::OptimizerKind::kAdam;
+    config.outer_lr = 0.01;
+    std::vector<Contribution> first{Make(Eigen::Vector3d(1, 0, -1)), Make(Eigen::Vector3d(3, 2, 1))};
+    std::vector<Contribution> second{Make(Eigen::Vector3d(-2, 1, 0.5))};
+    MetaLearner original(config, policy, phi);
+    REQUIRE(original.Update(first).ok());
+    StateArchive archive;
+    original.SaveState(archive, "group-0/");
+    MetaLearner restored(config, policy, phi);
+    restored.LoadState(archive, "group-0/");
+    CHECK(restored.meta_params() == original.meta_params());
+    CHECK(restored.updates() == 1);
+    // Adam's moments and step count came back too: the next step is the same to the bit
+    REQUIRE(original.Update(second).ok());
+    REQUIRE(restored.Update(second).ok());
+    CHECK(restored.meta_params() == original.meta_params());
+    // a learner that did not load the moments steps differently
+    MetaLearner fresh(config, policy, Eigen::Vector3d(archive.Vector("group-0/phi").data()));
+    REQUIRE(fresh.Update(second).ok());
+    CHECK(fresh.meta_params() != original.meta_params());
+    CHECK_THROWS_WITH_AS(restored.LoadState(archive, "group-1/"), "group-1/phi: missing",
+                         StateError);
+  }
+
   TEST_CASE("the constructor rejects scratch and a wrong phi size") {
     const auto policy = test::PointPolicy(1, {});
     CHECK_THROWS_AS(MetaLearner(Config(MetaMethod::kScratch), policy, Eigen::Vector3d::Zero()),
