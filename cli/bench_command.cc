@@ -228,11 +228,13 @@ std::function<int()> ConfigureBench(CLI::App& app) {
       ->capture_default_str();
   replay_app->add_option("--frames", replay_options->bench.frames, "frames per timed run")
       ->capture_default_str();
-  replay_app->add_option("--repeats", replay_options->bench.repeats, "timed runs; the best is kept")
+  replay_app->add_option("--repeats", replay_options->bench.repeats,
+                         "timed runs per loop; the median and the best are printed")
       ->capture_default_str();
   replay_app->add_option("--quality", replay_options->quality, "fast or high")->capture_default_str();
   replay_app->add_option("--gl", replay_options->gl, "auto, egl or osmesa")->capture_default_str();
-  replay_app->add_option("--preset", replay_options->bench.x264_preset, "libx264 preset")
+  replay_app->add_option("--preset", replay_options->bench.x264_preset,
+                         "libx264 preset (default: the replay command's)")
       ->capture_default_str();
   replay_app->add_flag("--no-video", replay_options->no_video, "skip the ffmpeg loops");
   replay_app->add_flag("--no-text", replay_options->no_text, "no overlay text in our loops");

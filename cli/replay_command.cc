@@ -34,7 +34,7 @@ struct ReplayOptions {
   double fps{0.0};
   std::string quality;
   std::string gl{"auto"};
-  std::string preset{"veryfast"};
+  std::string preset{sim::VideoOptions{}.x264_preset};
   int columns{0};
   std::optional<double> azimuth, elevation, distance;
   bool no_text{false};
@@ -183,6 +183,10 @@ int Replay(const ReplayOptions& o) {
   if (!o.frames.empty()) {
     writers.push_back(std::make_unique<sim::VideoWriter>(o.frames, sim::VideoFormat::kPng, video));
   }
+  // a writer thread sends frame i down the pipe(s) while frame i + 1 renders; the rows stay
+  // bottom-up as OpenGL reads them and go out top-down (docs/replay.md, "Speed")
+  constexpr sim::RowOrder kOrder = sim::RowOrder::kBottomUp;
+  sim::AsyncFrameWriter writer(std::move(writers), renderer.image_bytes(), kOrder);
 
   std::printf("replay: %zu episode%s, %d frames, %dx%d at %g fps, %s quality, GL %s (%s)\n",
               count, count == 1 ? "" : "s", renderer.num_frames(), video.width, video.height,
@@ -194,12 +198,11 @@ int Replay(const ReplayOptions& o) {
   }
   std::fflush(stdout);
   const auto start = std::chrono::steady_clock::now();
-  std::vector<std::uint8_t> image(renderer.image_bytes());
   for (int i = 0; i < renderer.num_frames(); ++i) {
-    renderer.RenderFrame(i, image);
-    for (const auto& writer : writers) writer->WriteFrame(image);
+    renderer.RenderFrame(i, writer.Acquire(), kOrder);
+    writer.Submit();
   }
-  for (const auto& writer : writers) writer->Finish();
+  writer.Finish();
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!o.video.empty()) std::printf("replay: wrote %s\n", o.video.c_str());

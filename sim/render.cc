@@ -254,15 +254,19 @@ void SceneView::Draw(ReplayScene& scene, mjrRect viewport, const OverlayText& te
   }
 }
 
-void SceneView::ReadPixels(mjrRect viewport, std::span<std::uint8_t> rgb) {
+void SceneView::ReadPixels(mjrRect viewport, std::span<std::uint8_t> rgb, RowOrder order) {
   const auto row = static_cast<std::size_t>(3 * viewport.width);
   const auto rows = static_cast<std::size_t>(viewport.height);
   if (rgb.size() != row * rows) {
     throw std::invalid_argument("SceneView::ReadPixels: expected " + std::to_string(row * rows) +
                                 " bytes, got " + std::to_string(rgb.size()));
   }
-  flip_.resize(row * rows);
   mjr_setBuffer(buffer_, &context_);
+  if (order == RowOrder::kBottomUp) {
+    mjr_readPixels(rgb.data(), nullptr, viewport, &context_);
+    return;
+  }
+  flip_.resize(row * rows);
   mjr_readPixels(flip_.data(), nullptr, viewport, &context_);
   // OpenGL's first row is the bottom one
   for (std::size_t y = 0; y < rows; ++y) {
@@ -336,7 +340,7 @@ void EpisodeRenderer::DrawOnly(int tile, int index) {
                                                options_.text);
 }
 
-void EpisodeRenderer::RenderFrame(int index, std::span<std::uint8_t> rgb) {
+void EpisodeRenderer::RenderFrame(int index, std::span<std::uint8_t> rgb, RowOrder order) {
   if (rgb.size() != image_bytes()) {
     throw std::invalid_argument("EpisodeRenderer::RenderFrame: expected a buffer of " +
                                 std::to_string(image_bytes()) + " bytes, got " +
@@ -348,15 +352,17 @@ void EpisodeRenderer::RenderFrame(int index, std::span<std::uint8_t> rgb) {
   const int tiles = static_cast<int>(scenes_.size());
   if (tiles == 1) {  // the image is the tile
     DrawOnly(0, index);
-    views_[0]->ReadPixels(viewport, rgb);
+    views_[0]->ReadPixels(viewport, rgb, order);
     return;
   }
   std::fill(rgb.begin(), rgb.end(), std::uint8_t{0});  // empty grid cells stay black
   for (int t = 0; t < tiles; ++t) {
     DrawOnly(t, index);  // a shorter episode holds its last frame (SetFrame clamps)
-    views_[static_cast<std::size_t>(t)]->ReadPixels(viewport, tile_);
+    views_[static_cast<std::size_t>(t)]->ReadPixels(viewport, tile_, order);
     const auto x0 = static_cast<std::size_t>((t % columns_) * options_.width) * 3;
-    const auto y0 = static_cast<std::size_t>((t / columns_) * options_.height);
+    // tile row t of the grid, counted from the top (top-down) or from the bottom (bottom-up)
+    const int grid_row = order == RowOrder::kTopDown ? t / columns_ : rows_ - 1 - t / columns_;
+    const auto y0 = static_cast<std::size_t>(grid_row * options_.height);
     for (std::size_t y = 0; y < static_cast<std::size_t>(options_.height); ++y) {
       std::memcpy(rgb.data() + (y0 + y) * image_row + x0, tile_.data() + y * tile_row, tile_row);
     }

@@ -5,7 +5,8 @@
 //
 // Offscreen, EpisodeRenderer draws one tile per episode (a montage when there are several) into
 // an RGB image with rows top-down: mjr_readPixels returns OpenGL's bottom-up rows, which are
-// flipped here. The interactive viewer (sim/viewer.h) draws the same SceneView into a window.
+// flipped here, or left bottom-up (RowOrder::kBottomUp) for a consumer that reverses them itself
+// (VideoWriter). The interactive viewer (sim/viewer.h) draws the same SceneView into a window.
 
 #include <cstdint>
 #include <memory>
@@ -105,9 +106,10 @@ class SceneView {
   /// Chooses where Draw and ReadPixels go: mjFB_OFFSCREEN (the default; this view's own
   /// framebuffer object) or mjFB_WINDOW.
   void UseBuffer(int framebuffer);
-  /// Reads `viewport` of the offscreen buffer as RGB, rows top-down, into `rgb`
-  /// (3 * width * height bytes, row stride 3 * width).
-  void ReadPixels(mjrRect viewport, std::span<std::uint8_t> rgb);
+  /// Reads `viewport` of the offscreen buffer as RGB into `rgb` (3 * width * height bytes, row
+  /// stride 3 * width), rows top-down (flipped here) or as OpenGL gives them (bottom-up).
+  void ReadPixels(mjrRect viewport, std::span<std::uint8_t> rgb,
+                  RowOrder order = RowOrder::kTopDown);
 
   mjvCamera& camera() { return camera_; }
   /// Back to the camera the view started with.
@@ -169,9 +171,9 @@ class EpisodeRenderer {
   /// Seconds of simulated time per frame of the first episode (for a real-time video).
   double frame_seconds() const;
 
-  /// Renders frame `index` of every episode into `rgb` (image_bytes(), rows top-down).
+  /// Renders frame `index` of every episode into `rgb` (image_bytes()), rows in `order`.
   /// Throws std::invalid_argument on a wrong buffer size.
-  void RenderFrame(int index, std::span<std::uint8_t> rgb);
+  void RenderFrame(int index, std::span<std::uint8_t> rgb, RowOrder order = RowOrder::kTopDown);
   /// Draws frame `index` of tile `tile` without reading the pixels back (benchmarks).
   void DrawOnly(int tile, int index);
 

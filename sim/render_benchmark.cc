@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <random>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <vector>
 
@@ -22,17 +23,45 @@ double Seconds(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
 }
 
-// Frames per second of the best of `repeats` runs of `frames` calls of body(i).
-template <class Body>
-double BestFps(int frames, int repeats, Body&& body) {
-  double best = 0.0;
-  for (int r = 0; r < repeats; ++r) {
-    const auto start = Clock::now();
-    for (int i = 0; i < frames; ++i) body(i);
-    best = std::max(best, frames / Seconds(start));
+// CPU seconds so far: every thread of this process, and the children waited for (ffmpeg).
+double CpuSeconds() {
+  double total = 0.0;
+  for (const int who : {RUSAGE_SELF, RUSAGE_CHILDREN}) {
+    rusage usage{};
+    getrusage(who, &usage);
+    for (const timeval& t : {usage.ru_utime, usage.ru_stime}) {
+      total += static_cast<double>(t.tv_sec) + 1e-6 * static_cast<double>(t.tv_usec);
+    }
   }
-  return best;
+  return total;
 }
+
+double Median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  const std::size_t n = values.size();
+  return n % 2 == 1 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
+}
+
+// The timings of one loop over the repeats.
+struct Samples {
+  std::string name;
+  std::vector<double> fps;
+  std::vector<double> cpu_ms;
+
+  // Times one run of `frames` frames: body() does all of them.
+  template <class Body>
+  void Time(int frames, Body&& body) {
+    const double cpu = CpuSeconds();
+    const auto start = Clock::now();
+    body();
+    fps.push_back(frames / Seconds(start));
+    cpu_ms.push_back(1e3 * (CpuSeconds() - cpu) / frames);
+  }
+
+  RenderBenchRow Row() const {
+    return {name, Median(fps), *std::max_element(fps.begin(), fps.end()), Median(cpu_ms)};
+  }
+};
 
 }  // namespace
 
@@ -75,6 +104,7 @@ RenderBenchResult BenchmarkReplay(const RenderBenchOptions& options) {
   RenderBenchResult result;
   result.backend = std::string(ToString(renderer.gl().backend()));
   result.renderer = renderer.gl().renderer();
+  result.distinct_frames = nframes;
 
   // the baseline: the same model and state, MuJoCo's calls and nothing else
   ReplayScene raw_scene(recording, "bench");
@@ -93,55 +123,84 @@ RenderBenchResult BenchmarkReplay(const RenderBenchOptions& options) {
 
   const int frames = std::max(1, options.frames);
   const int repeats = std::max(1, options.repeats);
-  for (int r = 0; r < repeats; ++r) {  // alternate the loops so drifting load hits them alike
-    result.raw_fps = std::max(result.raw_fps, BestFps(frames, 1, [&](int i) {
-      raw_scene.SetFrame(i % nframes);
-      mjv_updateScene(&raw_scene.model(), &raw_scene.mutable_data(), &option, nullptr,
-                      &raw_view.camera(), mjCAT_ALL, &raw_view.scene());
-      mjr_render(viewport, &raw_view.scene(), &raw_view.context());
-      mjr_readPixels(pixels.data(), nullptr, viewport, &raw_view.context());
-    }));
-    result.draw_fps = std::max(result.draw_fps, BestFps(frames, 1, [&](int i) {
-      renderer.DrawOnly(0, i % nframes);
-      renderer.gl().Finish();
-    }));
-    result.frame_fps = std::max(result.frame_fps, BestFps(frames, 1, [&](int i) {
-      renderer.RenderFrame(i % nframes, image);
-    }));
+  Samples raw{"raw: mjv_updateScene+mjr_render+readPixels", {}, {}};
+  Samples draw{"replay: draw only (+glFinish)", {}, {}};
+  Samples flip{"replay: draw + readPixels + flip", {}, {}};
+  Samples no_flip{"replay: draw + readPixels (bottom-up)", {}, {}};
+  Samples sync{"video, synchronous: render, flip, write", {}, {}};
+  Samples pipelined{"video, pipelined (replay's path)", {}, {}};
+  Samples encode{"ffmpeg alone on the pre-rendered frames", {}, {}};
+
+  const std::string path = (std::filesystem::temp_directory_path() /
+                            ("metajoule-bench-replay-" + std::to_string(getpid()) + ".mp4"))
+                               .string();
+  VideoOptions video;
+  video.width = renderer.image_width();
+  video.height = renderer.image_height();
+  video.fps = 1.0 / renderer.frame_seconds();
+  video.x264_preset = options.x264_preset;
+  // the episode's frames, rendered once, for ffmpeg alone (the same content as the video loops)
+  std::vector<std::vector<std::uint8_t>> rendered;
+  if (options.video) {
+    for (int i = 0; i < nframes; ++i) {
+      rendered.emplace_back(renderer.image_bytes());
+      renderer.RenderFrame(i, rendered.back());
+    }
   }
 
+  for (int r = 0; r < repeats; ++r) {  // alternate the loops so drifting load hits them alike
+    raw.Time(frames, [&] {
+      for (int i = 0; i < frames; ++i) {
+        raw_scene.SetFrame(i % nframes);
+        mjv_updateScene(&raw_scene.model(), &raw_scene.mutable_data(), &option, nullptr,
+                        &raw_view.camera(), mjCAT_ALL, &raw_view.scene());
+        mjr_render(viewport, &raw_view.scene(), &raw_view.context());
+        mjr_readPixels(pixels.data(), nullptr, viewport, &raw_view.context());
+      }
+    });
+    draw.Time(frames, [&] {
+      for (int i = 0; i < frames; ++i) {
+        renderer.DrawOnly(0, i % nframes);
+        renderer.gl().Finish();
+      }
+    });
+    flip.Time(frames, [&] {
+      for (int i = 0; i < frames; ++i) renderer.RenderFrame(i % nframes, image);
+    });
+    no_flip.Time(frames, [&] {
+      for (int i = 0; i < frames; ++i) renderer.RenderFrame(i % nframes, image, RowOrder::kBottomUp);
+    });
+    if (!options.video) continue;
+    sync.Time(frames, [&] {  // the replay command's loop before the pipelined writer
+      VideoWriter writer(path, VideoFormat::kMp4, video);
+      result.video_command.clear();
+      for (const std::string& arg : writer.command()) result.video_command += arg + " ";
+      for (int i = 0; i < frames; ++i) {
+        renderer.RenderFrame(i % nframes, image);
+        writer.WriteFrame(image);
+      }
+      writer.Finish();
+    });
+    pipelined.Time(frames, [&] {
+      std::vector<std::unique_ptr<VideoWriter>> writers;
+      writers.push_back(std::make_unique<VideoWriter>(path, VideoFormat::kMp4, video));
+      AsyncFrameWriter writer(std::move(writers), renderer.image_bytes(), RowOrder::kBottomUp);
+      for (int i = 0; i < frames; ++i) {
+        renderer.RenderFrame(i % nframes, writer.Acquire(), RowOrder::kBottomUp);
+        writer.Submit();
+      }
+      writer.Finish();
+    });
+    encode.Time(frames, [&] {
+      VideoWriter writer(path, VideoFormat::kMp4, video);
+      for (int i = 0; i < frames; ++i) writer.WriteFrame(rendered[static_cast<std::size_t>(i % nframes)]);
+      writer.Finish();
+    });
+  }
+  std::filesystem::remove(path);
+  for (const Samples* s : {&raw, &draw, &flip, &no_flip}) result.rows.push_back(s->Row());
   if (options.video) {
-    const std::string path = (std::filesystem::temp_directory_path() /
-                              ("metajoule-bench-replay-" + std::to_string(getpid()) + ".mp4"))
-                                 .string();
-    VideoOptions video;
-    video.width = renderer.image_width();
-    video.height = renderer.image_height();
-    video.fps = 1.0 / renderer.frame_seconds();
-    video.x264_preset = options.x264_preset;
-    for (int r = 0; r < repeats; ++r) {
-      auto start = Clock::now();
-      {
-        VideoWriter writer(path, VideoFormat::kMp4, video);
-        result.video_command.clear();
-        for (const std::string& arg : writer.command()) result.video_command += arg + " ";
-        for (int i = 0; i < frames; ++i) {
-          renderer.RenderFrame(i % nframes, image);
-          writer.WriteFrame(image);
-        }
-        writer.Finish();
-      }
-      result.video_fps = std::max(result.video_fps, frames / Seconds(start));
-
-      start = Clock::now();
-      {
-        VideoWriter writer(path, VideoFormat::kMp4, video);
-        for (int i = 0; i < frames; ++i) writer.WriteFrame(image);
-        writer.Finish();
-      }
-      result.encode_fps = std::max(result.encode_fps, frames / Seconds(start));
-    }
-    std::filesystem::remove(path);
+    for (const Samples* s : {&sync, &pipelined, &encode}) result.rows.push_back(s->Row());
   }
   return result;
 }
@@ -149,30 +208,28 @@ RenderBenchResult BenchmarkReplay(const RenderBenchOptions& options) {
 std::string FormatRenderBenchmark(const RenderBenchOptions& options,
                                   const RenderBenchResult& r) {
   std::string out;
-  char line[256];
+  char line[512];
   std::snprintf(line, sizeof line,
-                "bench replay: %s, %dx%d, %s quality%s, %d frames per run, best of %d\n"
+                "bench replay: %s, %dx%d, %s quality%s, %d frames per run (cycling the "
+                "episode's %d), %d runs per loop\n"
                 "GL: %s (%s)\n",
                 options.family.c_str(), options.width, options.height,
                 std::string(ToString(options.quality)).c_str(), options.text ? "" : ", no text",
-                options.frames, options.repeats,
-                r.backend.c_str(), r.renderer.c_str());
+                options.frames, r.distinct_frames, options.repeats, r.backend.c_str(),
+                r.renderer.c_str());
   out += line;
-  std::snprintf(line, sizeof line, "%-44s %10s %12s\n", "loop", "frames/s", "x raw loop");
+  std::snprintf(line, sizeof line, "%-44s %10s %10s %10s %12s\n", "loop", "median f/s",
+                "best f/s", "x raw", "CPU ms/frame");
   out += line;
-  auto row = [&](const char* name, double fps) {
-    std::snprintf(line, sizeof line, "%-44s %10.1f %12.3f\n", name, fps,
-                  r.raw_fps > 0.0 ? fps / r.raw_fps : 0.0);
+  const double base = r.rows.empty() ? 0.0 : r.rows.front().median_fps;
+  for (const RenderBenchRow& row : r.rows) {
+    std::snprintf(line, sizeof line, "%-44s %10.1f %10.1f %10.3f %12.2f\n", row.name.c_str(),
+                  row.median_fps, row.best_fps, base > 0.0 ? row.median_fps / base : 0.0,
+                  row.cpu_ms_per_frame);
     out += line;
-  };
-  row("raw: mjv_updateScene+mjr_render+readPixels", r.raw_fps);
-  row("replay: draw only (+glFinish)", r.draw_fps);
-  row("replay: draw + readPixels + flip", r.frame_fps);
-  if (options.video) {
-    row(("replay piped to ffmpeg (h264 " + options.x264_preset + ")").c_str(), r.video_fps);
-    row("ffmpeg alone (one frame repeated)", r.encode_fps);
-    out += "ffmpeg: " + r.video_command + "\n";
   }
+  out += "x raw: median against the raw loop's median; CPU: all threads of this process";
+  out += options.video ? " and ffmpeg's\nffmpeg: " + r.video_command + "\n" : "\n";
   return out;
 }
 

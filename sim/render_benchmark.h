@@ -1,14 +1,16 @@
 #pragma once
 // `metajoule bench replay`: offscreen replay frames per second against a raw
 // mjv_updateScene + mjr_render + mjr_readPixels loop on the same model and GL context, measured
-// in the same run, and the same frames piped into ffmpeg.
+// in the same run, and the same frames piped into ffmpeg, synchronously and pipelined.
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "sim/recording.h"
 #include "sim/render.h"
 #include "sim/render_context.h"
+#include "sim/video_writer.h"
 
 namespace metajoule::sim {
 
@@ -23,33 +25,37 @@ struct RenderBenchOptions {
   RenderQuality quality{RenderQuality::kFast};
   GlBackend backend{GlBackend::kAuto};
   int frames{300};   ///< frames per timed run
-  int repeats{3};    ///< timed runs per loop; the best is kept
+  int repeats{3};    ///< timed runs per loop (the loops alternate); median and best are kept
   bool video{true};  ///< also time rendering piped into ffmpeg (H.264, preset below)
   bool text{true};   ///< draw the overlay text (the raw loop never does)
-  std::string x264_preset{"ultrafast"};
+  std::string x264_preset{VideoOptions{}.x264_preset};  ///< the replay command's default
 };
 
-/// Frames per second of each loop (best of `repeats`).
+/// One timed loop: frames per second over the repeats, and CPU time per frame (this process's
+/// threads, including llvmpipe's, plus ffmpeg's once it has exited).
+struct RenderBenchRow {
+  std::string name;
+  double median_fps{0.0};
+  double best_fps{0.0};
+  double cpu_ms_per_frame{0.0};  ///< median over the repeats
+};
+
 struct RenderBenchResult {
   std::string backend;   ///< "egl" or "osmesa"
   std::string renderer;  ///< GL_RENDERER, GL_VERSION
-  /// Baseline: mj_forward on the recorded state, mjv_updateScene, mjr_render, mjr_readPixels.
-  double raw_fps{0.0};
-  /// Ours without reading back: SetFrame, scene, task marker, mjr_render, overlay, glFinish.
-  double draw_fps{0.0};
-  /// Ours: EpisodeRenderer::RenderFrame (draw + mjr_readPixels + row flip).
-  double frame_fps{0.0};
-  /// EpisodeRenderer::RenderFrame piped into ffmpeg, until ffmpeg has written the file.
-  double video_fps{0.0};
-  /// ffmpeg alone: one pre-rendered frame written `frames` times (the encoder's ceiling).
-  double encode_fps{0.0};
+  /// rows[0] is the baseline: mj_forward on the recorded state, mjv_updateScene, mjr_render,
+  /// mjr_readPixels. Then ours (draw only; draw + read-back + flip; read-back without flip),
+  /// and with video: synchronous pipe, pipelined pipe (the replay command's path) and ffmpeg
+  /// alone on the same frames, pre-rendered (the encoder's ceiling).
+  std::vector<RenderBenchRow> rows;
+  int distinct_frames{0};     ///< frames of the episode (the loops cycle through them)
   std::string video_command;  ///< the ffmpeg command line used
 };
 
 /// Runs the loops. Throws std::runtime_error when no GL context can be made or ffmpeg fails.
 RenderBenchResult BenchmarkReplay(const RenderBenchOptions& options);
 
-/// A table of the result with ratios against raw_fps.
+/// A table of the result with ratios against the baseline's median.
 std::string FormatRenderBenchmark(const RenderBenchOptions& options,
                                   const RenderBenchResult& result);
 

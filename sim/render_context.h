@@ -19,6 +19,11 @@
 
 namespace metajoule::sim {
 
+/// Row order of an RGB image: kTopDown (image files, ffmpeg's rawvideo) or kBottomUp (OpenGL's,
+/// as glReadPixels returns it; no flip is needed when the consumer takes the rows in reverse, as
+/// VideoWriter::WriteFrame does with writev).
+enum class RowOrder { kTopDown, kBottomUp };
+
 /// Which offscreen GL implementation to use. kAuto: EGL, and OSMesa if EGL cannot give a context.
 enum class GlBackend { kAuto, kEgl, kOsmesa };
 

@@ -4,10 +4,13 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -15,6 +18,8 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+
+#include "common/error.h"
 
 extern char** environ;
 
@@ -75,8 +80,8 @@ VideoWriter::VideoWriter(const std::string& path, VideoFormat format, const Vide
             ? "ffmpeg not found: install the Debian package ffmpeg"
             : "ffmpeg not found (" + options.ffmpeg + "): install the Debian package ffmpeg");
   }
-  frame_bytes_ = static_cast<std::size_t>(options.width) *
-                 static_cast<std::size_t>(options.height) * 3;
+  row_bytes_ = static_cast<std::size_t>(options.width) * 3;
+  frame_bytes_ = row_bytes_ * static_cast<std::size_t>(options.height);
 
   // where the output goes
   std::string output = path;
@@ -184,7 +189,7 @@ void VideoWriter::Fail(const std::string& what) {
   throw std::runtime_error(what + " while writing " + path_ + "; ffmpeg said: " + ErrorOutput());
 }
 
-void VideoWriter::WriteFrame(std::span<const std::uint8_t> rgb) {
+void VideoWriter::WriteFrame(std::span<const std::uint8_t> rgb, RowOrder order) {
   if (rgb.size() != frame_bytes_) {
     throw std::invalid_argument("VideoWriter::WriteFrame: expected " +
                                 std::to_string(frame_bytes_) + " bytes, got " +
@@ -197,16 +202,38 @@ void VideoWriter::WriteFrame(std::span<const std::uint8_t> rgb) {
   sigemptyset(&pipe_signal);
   sigaddset(&pipe_signal, SIGPIPE);
   pthread_sigmask(SIG_BLOCK, &pipe_signal, &previous);
-  std::size_t done = 0;
+  // the rows in the order ffmpeg wants them (top-down): one piece, or every row from the last
+  std::vector<iovec> pieces;
+  auto* base = const_cast<std::uint8_t*>(rgb.data());  // iovec's pointer is not const
+  if (order == RowOrder::kTopDown) {
+    pieces.push_back({base, rgb.size()});
+  } else {
+    const std::size_t rows = rgb.size() / row_bytes_;
+    pieces.reserve(rows);
+    for (std::size_t y = rows; y-- > 0;) pieces.push_back({base + y * row_bytes_, row_bytes_});
+  }
+  std::size_t next = 0;  // first piece not fully written
   int error = 0;
-  while (done < rgb.size()) {
-    const ssize_t n = ::write(pipe_, rgb.data() + done, rgb.size() - done);
+  while (next < pieces.size()) {
+    const int count = static_cast<int>(std::min<std::size_t>(pieces.size() - next, IOV_MAX));
+    ssize_t n = ::writev(pipe_, pieces.data() + next, count);
     if (n < 0) {
       if (errno == EINTR) continue;
       error = errno;
       break;
     }
-    done += static_cast<std::size_t>(n);
+    // a partial write: skip the pieces written and trim the one cut
+    while (n > 0) {
+      const auto written = static_cast<std::size_t>(n);
+      if (written >= pieces[next].iov_len) {
+        n -= static_cast<ssize_t>(pieces[next].iov_len);
+        ++next;
+      } else {
+        pieces[next].iov_base = static_cast<std::uint8_t*>(pieces[next].iov_base) + written;
+        pieces[next].iov_len -= written;
+        n = 0;
+      }
+    }
   }
   if (error == EPIPE) {
     const timespec no_wait{0, 0};
@@ -231,6 +258,93 @@ void VideoWriter::Finish() {
                                                 : std::string("killed by a signal")) +
                              ") writing " + path_ + ": " + ErrorOutput());
   }
+}
+
+// ---- AsyncFrameWriter ---------------------------------------------------------------------------
+
+AsyncFrameWriter::AsyncFrameWriter(std::vector<std::unique_ptr<VideoWriter>> writers,
+                                   std::size_t frame_bytes, RowOrder order, int buffers)
+    : writers_(std::move(writers)), order_(order) {
+  if (writers_.empty() || buffers < 2) {
+    throw std::invalid_argument("AsyncFrameWriter: expected a writer and >= 2 buffers, got " +
+                                std::to_string(writers_.size()) + " and " +
+                                std::to_string(buffers));
+  }
+  buffers_.assign(static_cast<std::size_t>(buffers), std::vector<std::uint8_t>(frame_bytes));
+  for (int i = 0; i < buffers; ++i) free_.push_back(i);
+  thread_ = std::thread([this] { Run(); });
+}
+
+AsyncFrameWriter::~AsyncFrameWriter() {
+  {
+    const std::lock_guard lock(mutex_);
+    closing_ = true;
+  }
+  changed_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void AsyncFrameWriter::Run() {
+  for (;;) {
+    int buffer = -1;
+    {
+      std::unique_lock lock(mutex_);
+      changed_.wait(lock, [this] { return !queued_.empty() || closing_; });
+      if (queued_.empty()) return;  // closing, and every frame is written
+      buffer = queued_.front();
+    }
+    try {
+      for (const auto& writer : writers_) {
+        writer->WriteFrame(buffers_[static_cast<std::size_t>(buffer)], order_);
+      }
+    } catch (...) {
+      const std::lock_guard lock(mutex_);
+      error_ = std::current_exception();
+      changed_.notify_all();
+      return;
+    }
+    {
+      const std::lock_guard lock(mutex_);
+      queued_.pop_front();
+      free_.push_back(buffer);
+    }
+    changed_.notify_all();
+  }
+}
+
+std::span<std::uint8_t> AsyncFrameWriter::Acquire() {
+  std::unique_lock lock(mutex_);
+  if (finished_) throw std::runtime_error("AsyncFrameWriter::Acquire: the video is finished");
+  MJL_DEMAND(acquired_ < 0);  // Submit the previous buffer first
+  changed_.wait(lock, [this] { return !free_.empty() || error_ != nullptr; });
+  if (error_) std::rethrow_exception(error_);
+  acquired_ = free_.front();
+  free_.pop_front();
+  return buffers_[static_cast<std::size_t>(acquired_)];
+}
+
+void AsyncFrameWriter::Submit() {
+  {
+    const std::lock_guard lock(mutex_);
+    MJL_DEMAND(acquired_ >= 0);  // Acquire first
+    queued_.push_back(acquired_);
+    acquired_ = -1;
+    ++submitted_;
+  }
+  changed_.notify_all();
+}
+
+void AsyncFrameWriter::Finish() {
+  {
+    const std::lock_guard lock(mutex_);
+    if (finished_) return;
+    finished_ = true;
+    closing_ = true;
+  }
+  changed_.notify_all();
+  thread_.join();
+  if (error_) std::rethrow_exception(error_);
+  for (const auto& writer : writers_) writer->Finish();
 }
 
 }  // namespace metajoule::sim

@@ -9,8 +9,11 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <memory>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <doctest/doctest.h>
@@ -325,6 +328,124 @@ TEST_SUITE("sim/video_writer") {
       CHECK(std::memcmp(magic, "\x89PNG\r\n\x1a\n", 8) == 0);
     }
     CHECK(!std::filesystem::exists(frames + "/frame-000003.png"));
+  }
+
+  TEST_CASE("bottom-up frames are the top-down ones with the rows reversed, montages too") {
+    std::vector<ReplayEpisode> episodes;
+    for (const char* family : {"reach2d", "nav2d", "reach3d"}) episodes.push_back(Episode(family));
+    RenderOptions options = SmallTiles();
+    options.columns = 2;  // 2 x 2 grid, one cell empty
+    EpisodeRenderer renderer(std::move(episodes), options);
+    REQUIRE(renderer.image_height() == 2 * kHeight);
+    std::vector<std::uint8_t> down(renderer.image_bytes()), up(renderer.image_bytes());
+    renderer.RenderFrame(7, down);
+    renderer.RenderFrame(7, up, RowOrder::kBottomUp);
+    const auto row = static_cast<std::size_t>(3 * renderer.image_width());
+    const auto rows = static_cast<std::size_t>(renderer.image_height());
+    bool reversed = true;
+    for (std::size_t y = 0; y < rows; ++y) {
+      reversed = reversed && std::memcmp(down.data() + y * row, up.data() + (rows - 1 - y) * row,
+                                         row) == 0;
+    }
+    CHECK(reversed);
+    CHECK(down != up);
+  }
+
+  TEST_CASE("the pipelined writer sends every frame in order, the same as the synchronous path") {
+    const test::TempDir dir;
+    constexpr int kFrames = 9;
+    EpisodeRenderer renderer({Episode("reach2d")}, SmallTiles());
+    VideoOptions options;
+    options.width = renderer.image_width();
+    options.height = renderer.image_height();
+    options.fps = 25.0;
+    std::vector<std::uint8_t> rgb(renderer.image_bytes());
+    {  // synchronous: top-down frames, one writer
+      VideoWriter writer(dir.File("sync"), VideoFormat::kPng, options);
+      for (int i = 0; i < kFrames; ++i) {
+        renderer.RenderFrame(i, rgb);
+        writer.WriteFrame(rgb);
+      }
+      writer.Finish();
+    }
+    {  // pipelined: bottom-up frames, two writers, two buffers (the renderer waits on the writer)
+      std::vector<std::unique_ptr<VideoWriter>> writers;
+      writers.push_back(std::make_unique<VideoWriter>(dir.File("async"), VideoFormat::kPng, options));
+      writers.push_back(
+          std::make_unique<VideoWriter>(dir.File("async.mp4"), VideoFormat::kMp4, options));
+      AsyncFrameWriter writer(std::move(writers), renderer.image_bytes(), RowOrder::kBottomUp, 2);
+      for (int i = 0; i < kFrames; ++i) {
+        renderer.RenderFrame(i, writer.Acquire(), RowOrder::kBottomUp);
+        writer.Submit();
+      }
+      writer.Finish();
+      writer.Finish();  // again: nothing
+      CHECK(writer.frames_submitted() == kFrames);
+      CHECK(writer.writers()[0]->frames_written() == kFrames);
+    }
+    auto read = [](const std::string& file) {
+      std::ifstream in(file, std::ios::binary);
+      return std::string(std::istreambuf_iterator<char>(in), {});
+    };
+    for (int i = 0; i < kFrames; ++i) {
+      char name[32];
+      std::snprintf(name, sizeof name, "/frame-%06d.png", i);
+      CAPTURE(name);
+      const std::string sync = read(dir.File("sync") + name);
+      REQUIRE(sync.size() > 100);
+      CHECK(read(dir.File("async") + name) == sync);  // lossless: the same pixels
+    }
+    CHECK(!std::filesystem::exists(dir.File("async") + "/frame-000009.png"));
+    CHECK(ProbeVideo(dir.File("async.mp4")) == "160,120," + std::to_string(kFrames));
+  }
+
+  TEST_CASE("bottom-up frames taller than one writev reach ffmpeg top-down") {
+    // 1100 rows: more than IOV_MAX (1024) pieces, so the rows go out in two writev calls
+    const test::TempDir dir;
+    VideoOptions options;
+    options.width = 8;
+    options.height = 1100;
+    const std::size_t row = 3 * 8;
+    std::vector<std::uint8_t> down(row * 1100), up(row * 1100);
+    for (std::size_t y = 0; y < 1100; ++y) {
+      for (std::size_t x = 0; x < row; ++x) {
+        down[y * row + x] = static_cast<std::uint8_t>((y * 7 + x) % 251);
+      }
+      std::memcpy(up.data() + (1099 - y) * row, down.data() + y * row, row);
+    }
+    for (const char* name : {"down", "up"}) {
+      VideoWriter writer(dir.File(name), VideoFormat::kPng, options);
+      writer.WriteFrame(std::string_view(name) == "down" ? down : up,
+                        std::string_view(name) == "down" ? RowOrder::kTopDown : RowOrder::kBottomUp);
+      writer.Finish();
+    }
+    std::ifstream a(dir.File("down") + "/frame-000000.png", std::ios::binary);
+    std::ifstream b(dir.File("up") + "/frame-000000.png", std::ios::binary);
+    const std::string png_down(std::istreambuf_iterator<char>(a), {});
+    const std::string png_up(std::istreambuf_iterator<char>(b), {});
+    REQUIRE(png_down.size() > 100);
+    CHECK(png_down == png_up);
+  }
+
+  TEST_CASE("the pipelined writer passes ffmpeg's error on and rejects a bad setup") {
+    const test::TempDir dir;
+    VideoOptions options;
+    options.width = 16;
+    options.height = 16;
+    options.x264_preset = "no-such-preset";
+    auto encode = [&] {
+      std::vector<std::unique_ptr<VideoWriter>> writers;
+      writers.push_back(std::make_unique<VideoWriter>(dir.File("bad.mp4"), VideoFormat::kMp4, options));
+      AsyncFrameWriter writer(std::move(writers), 16 * 16 * 3, RowOrder::kBottomUp);
+      for (int i = 0; i < 50; ++i) {
+        std::span<std::uint8_t> frame = writer.Acquire();
+        std::fill(frame.begin(), frame.end(), std::uint8_t{128});
+        writer.Submit();
+      }
+      writer.Finish();
+    };
+    CHECK_THROWS_WITH_AS(encode(), doctest::Contains("no-such-preset"), std::runtime_error);
+    CHECK_THROWS_AS(AsyncFrameWriter({}, 16, RowOrder::kTopDown), std::invalid_argument);
   }
 
   TEST_CASE("a missing ffmpeg is a clear error naming the Debian package") {
