@@ -69,7 +69,7 @@ Eigen::VectorXd EpisodeReturns(const TrajectoryBatch& batch) {
 TrajectoryBatch CollectEpisodes(const GaussianMlpPolicy& policy,
                                 const Eigen::Ref<const Eigen::VectorXd>& theta, RolloutEnv& env,
                                 int num_episodes, int max_steps, std::mt19937_64& rng,
-                                PolicyWorkspace& ws) {
+                                PolicyWorkspace& ws, ActivationMemo* record) {
   CheckSize("CollectEpisodes: env obs_dim", env.obs_dim(), policy.obs_dim());
   CheckSize("CollectEpisodes: env act_dim", env.act_dim(), policy.act_dim());
   CheckSize("CollectEpisodes: theta size", theta.size(), policy.num_params());
@@ -89,6 +89,16 @@ TrajectoryBatch CollectEpisodes(const GaussianMlpPolicy& policy,
   batch.final_obs.resize(obs_dim, num_episodes);
   Eigen::VectorXd obs(obs_dim);
   Eigen::VectorXd log_prob(1);
+  // the memo records the rollout's own Forward calls (one column each), for this theta only;
+  // the guard detaches it however the loop ends
+  struct RecordGuard {
+    MlpWorkspace& mlp;
+    ~RecordGuard() { mlp.record = nullptr; }
+  } record_guard{ws.mlp};
+  if (record != nullptr && policy.mlp().hidden_activation() == Activation::kTanh) {
+    record->Start(policy.mlp(), theta.head(policy.num_mlp_params()), capacity);
+    ws.mlp.record = record;
+  }
   Eigen::Index t = 0;
   for (int episode = 0; episode < num_episodes; ++episode) {
     env.Reset(rng, obs);

@@ -11,6 +11,7 @@
 #include "report/benchmark.h"
 #include "common/thread_pool.h"
 #include "experiments/meta_run.h"
+#include "experiments/meta_study.h"
 #include "experiments/scale_bench.h"
 #include "agents/benchmark.h"
 #include "ledger/benchmark.h"
@@ -246,6 +247,53 @@ std::function<int()> ConfigureBench(CLI::App& app) {
       bench.video = !replay_options->no_video;
       bench.text = !replay_options->no_text;
       std::printf("%s", sim::FormatRenderBenchmark(bench, sim::BenchmarkReplay(bench)).c_str());
+      return kExitOk;
+    };
+  });
+
+  // meta: one meta-iteration split into sampling / inner / outer / update (docs/meta.md
+  // "Benchmark"), on the study's tasks, single-threaded
+  struct MetaOptions {
+    int iterations{2};
+    std::vector<std::string> tasks{"reach2d", "nav2d"};
+    std::vector<std::string> methods{"maml", "fomaml", "reptile", "pretrained"};
+  };
+  auto meta_options = std::make_shared<MetaOptions>();
+  CLI::App* meta_app = app.add_subcommand(
+      "meta", "Time per phase of a meta-iteration (sampling, inner, outer, update) on the study tasks");
+  meta_app->add_option("--iterations", meta_options->iterations, "meta-iterations per method")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  meta_app->add_option("--tasks", meta_options->tasks, "study task clusters: reach2d, nav2d")
+      ->delimiter(',')
+      ->capture_default_str()
+      ->check(CLI::IsMember({"reach2d", "nav2d"}));
+  meta_app->add_option("--methods", meta_options->methods,
+                       "methods: maml, fomaml, reptile, pretrained, fedavg")
+      ->delimiter(',')
+      ->capture_default_str()
+      ->check(CLI::IsMember({"maml", "fomaml", "reptile", "pretrained", "fedavg"}));
+  meta_app->callback([chosen, meta_options] {
+    *chosen = [meta_options] {
+      std::vector<meta::MetaMethod> methods;
+      for (const std::string& name : meta_options->methods) {
+        for (const auto& [spelling, method] : meta::EnumNames(meta::MetaMethod{})) {
+          if (spelling == name) methods.push_back(method);
+        }
+      }
+      std::printf("bench meta: ms per meta-iteration (20 tasks, 32x32 tanh policy, one thread, "
+                  "%d iterations, phases summed over the tasks); sampling share = sampling / "
+                  "(sampling + inner + outer + update) by wall clock, and by thread CPU time "
+                  "(sampling CPU / CPU of the whole run)\n",
+                  meta_options->iterations);
+      for (const std::string& task : meta_options->tasks) {
+        experiments::MetaStudyConfig config =
+            task == "nav2d" ? experiments::Nav2dStudy() : experiments::Reach2dStudy();
+        config.methods = methods;
+        const auto rows = experiments::RunMetaStudyBenchmark(config, meta_options->iterations);
+        std::printf("\n%s\n%s", task.c_str(), meta::FormatMetaBenchmark(rows).c_str());
+        std::fflush(stdout);
+      }
       return kExitOk;
     };
   });

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <stdexcept>
 
+#include "meta/task_sampler.h"
 #include "meta/trainer.h"
 
 namespace metajoule::meta {
@@ -19,7 +20,12 @@ MetaBenchmarkResult BenchmarkMetaIteration(const MetaConfig& config,
   }
   MetaConfig run = config;
   run.iterations = iterations;
+  // single-threaded (no pool): every phase runs on this thread, so its CPU clock covers them
+  const double cpu_start = TaskSampler::ThreadCpuSeconds();
+  const double sampling_cpu_start = TaskSampler::ThreadSamplingCpuSeconds();
   const TrainingResult trained = TrainMetaModel(run, policy, meta_params, tasks, seed);
+  const double sampling_cpu = TaskSampler::ThreadSamplingCpuSeconds() - sampling_cpu_start;
+  const double cpu = TaskSampler::ThreadCpuSeconds() - cpu_start;
   MetaBenchmarkResult result;
   result.method = std::string(MetaMethodName(config.method));
   result.iterations = static_cast<int>(trained.history.size());
@@ -34,6 +40,8 @@ MetaBenchmarkResult BenchmarkMetaIteration(const MetaConfig& config,
   }
   const double n = result.iterations > 0 ? result.iterations : 1;
   result.sampling_seconds /= n;
+  result.sampling_cpu_seconds = sampling_cpu / n;
+  result.cpu_seconds = cpu / n;
   result.inner_seconds /= n;
   result.outer_seconds /= n;
   result.update_seconds /= n;
@@ -49,15 +57,18 @@ MetaBenchmarkResult BenchmarkMetaIteration(const MetaConfig& config,
 std::string FormatMetaBenchmark(std::span<const MetaBenchmarkResult> results) {
   std::string out =
       "| method | tasks | env steps | sampling ms | inner ms | outer ms | update ms | wall ms | "
-      "sampling share |\n|---|---|---|---|---|---|---|---|---|\n";
+      "sampling share | cpu ms | sampling cpu ms | sampling share by cpu |\n"
+      "|---|---|---|---|---|---|---|---|---|---|---|---|\n";
   char line[256];
   for (const auto& r : results) {
     std::snprintf(line, sizeof(line),
-                  "| %s | %d | %lld | %.1f | %.1f | %.1f | %.2f | %.1f | %.1f %% |\n",
+                  "| %s | %d | %lld | %.1f | %.1f | %.1f | %.2f | %.1f | %.1f %% | %.1f | %.1f | "
+                  "%.1f %% |\n",
                   r.method.c_str(), r.tasks_per_iteration,
                   static_cast<long long>(r.work.env_steps), 1e3 * r.sampling_seconds,
                   1e3 * r.inner_seconds, 1e3 * r.outer_seconds, 1e3 * r.update_seconds,
-                  1e3 * r.wall_seconds, 100.0 * r.sampling_fraction());
+                  1e3 * r.wall_seconds, 100.0 * r.sampling_fraction(), 1e3 * r.cpu_seconds,
+                  1e3 * r.sampling_cpu_seconds, 100.0 * r.sampling_cpu_fraction());
     out += line;
   }
   return out;

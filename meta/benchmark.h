@@ -26,10 +26,16 @@ struct MetaBenchmarkResult {
   double update_seconds{0.0};     ///< per iteration (MetaLearner::Update)
   double wall_seconds{0.0};       ///< per iteration, the whole round
   WorkCounts work{};              ///< per iteration
+  /// Thread CPU time (CLOCK_THREAD_CPUTIME_ID) per iteration: of episode collection, and of the
+  /// whole TrainMetaModel call (every phase, plus its setup). Unlike the wall-clock timers
+  /// above, these do not count the time spent waiting for a core on a loaded machine.
+  double sampling_cpu_seconds{0.0};
+  double cpu_seconds{0.0};
   double total_seconds() const {
     return sampling_seconds + inner_seconds + outer_seconds + update_seconds;
   }
   double sampling_fraction() const { return sampling_seconds / total_seconds(); }
+  double sampling_cpu_fraction() const { return sampling_cpu_seconds / cpu_seconds; }
 };
 
 /// Runs `iterations` meta-iterations of config.method (single-threaded, so the phases add up

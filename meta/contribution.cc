@@ -250,6 +250,7 @@ Contribution GradientContribution(const MetaConfig& config,
   result.pre_adaptation_return = mean_return;
   const auto start = std::chrono::steady_clock::now();
   result.vector.resize(policy.num_params());
+  const agents::ScopedActivationMemo<double> memo(sampler.loss_workspace().mlp, batch.memo.get());
   result.outer_loss = agents::PolicyGradientLossGradient(
       policy, meta_params, batch.obs, batch.actions, batch.advantages, sampler.loss_workspace(),
       result.vector);

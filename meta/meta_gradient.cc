@@ -97,6 +97,7 @@ double InnerStep(const agents::GaussianMlpPolicy& policy,
   CheckSize("InnerStep: grad size", grad.size(), p);
   CheckSize("InnerStep: theta_next size", theta_next.size(), p);
   // theta' = theta - alpha (.) grad L_PG(theta)   (Finn et al. 2017, eq. 1)
+  const agents::ScopedActivationMemo<double> memo(ws.mlp, batch.memo.get());
   const double loss = agents::PolicyGradientLossGradient(policy, theta, batch.obs, batch.actions,
                                                          batch.advantages, ws, grad);
   ScaleByAlpha(alpha, grad, theta_next);
@@ -139,8 +140,11 @@ double MetaGradientBackward(const agents::GaussianMlpPolicy& policy,
 
   // gbar_K = grad L_out(theta_K)
   Eigen::VectorXd gbar(p);
-  const double objective = agents::PolicyGradientLossGradient(
-      policy, path.back(), outer.obs, outer.actions, outer.advantages, ws, gbar);
+  const double objective = [&] {
+    const agents::ScopedActivationMemo<double> memo(ws.mlp, outer.memo.get());
+    return agents::PolicyGradientLossGradient(policy, path.back(), outer.obs, outer.actions,
+                                              outer.advantages, ws, gbar);
+  }();
   Eigen::VectorXd scaled(p);
   Eigen::VectorXd inner_grad(p);
   Eigen::VectorXd hvp(p);
@@ -148,6 +152,7 @@ double MetaGradientBackward(const agents::GaussianMlpPolicy& policy,
     const LossBatch& batch = inner[step];
     // v = alpha (.) gbar_{k+1}; the R-op pass also returns grad L_k(theta_k)
     ScaleByAlpha(alpha, gbar, scaled);
+    const agents::ScopedActivationMemo<double> memo(ws.mlp, batch.memo.get());
     if (first_order) {
       if (grad_alpha != nullptr) {
         agents::PolicyGradientLossGradient(policy, path[step], batch.obs, batch.actions,

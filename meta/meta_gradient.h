@@ -23,6 +23,7 @@
 // Like MAML-RL, the dependence of the batches' sampling distribution on theta is ignored
 // (Rothfuss et al. 2019, ProMP, section 4, analyse the missing term).
 
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -37,6 +38,10 @@ struct LossBatch {
   Eigen::MatrixXd obs;
   Eigen::MatrixXd actions;
   Eigen::VectorXd advantages;
+  /// The rollout's hidden tanh values at the sampling theta (TaskSampler::Sample), or null.
+  /// The losses below reuse them where the pre-activations are bit-identical, only when the
+  /// theta matches (agents::ActivationMemo); results are the same to the last bit without it.
+  std::shared_ptr<agents::ActivationMemo> memo{};
   Eigen::Index size() const { return advantages.size(); }
 };
 

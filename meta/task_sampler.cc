@@ -1,6 +1,7 @@
 #include "meta/task_sampler.h"
 
 #include <chrono>
+#include <ctime>
 #include <stdexcept>
 #include <string>
 
@@ -29,6 +30,8 @@ double SecondsSince(std::chrono::steady_clock::time_point start) {
 
 // TaskSamplers alive on this thread (they share one ThreadWorkspace slot)
 thread_local int live_samplers = 0;
+// collection CPU time of every TaskSampler on this thread (ThreadSamplingCpuSeconds)
+thread_local double thread_sampling_cpu = 0.0;
 
 }  // namespace
 
@@ -49,6 +52,14 @@ TaskSampler::TaskSampler(const agents::GaussianMlpPolicy& policy,
 
 TaskSampler::~TaskSampler() { --live_samplers; }
 
+double TaskSampler::ThreadCpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+double TaskSampler::ThreadSamplingCpuSeconds() { return thread_sampling_cpu; }
+
 agents::UpdateStatus TaskSampler::Sample(const Eigen::Ref<const Eigen::VectorXd>& theta,
                                          int episodes, std::mt19937_64& rng, LossBatch& out,
                                          double& mean_return, std::string& message,
@@ -66,14 +77,23 @@ agents::UpdateStatus TaskSampler::Sample(const Eigen::Ref<const Eigen::VectorXd>
     return agents::UpdateStatus::kNonFiniteParams;
   }
   const auto start = std::chrono::steady_clock::now();
+  const double cpu_start = ThreadCpuSeconds();
   const std::int64_t sim_before = task_.sim_steps ? task_.sim_steps() : 0;
+  // the rollout keeps its hidden tanh values for the losses on this batch at this theta
+  // (LossBatch::memo); a memo still shared with an earlier batch (a MamlTrace) is not reused
+  if (policy_.mlp().hidden_activation() == agents::Activation::kTanh) {
+    if (!out.memo || out.memo.use_count() > 1) out.memo = std::make_shared<agents::ActivationMemo>();
+  } else {
+    out.memo.reset();
+  }
   agents::TrajectoryBatch batch =
       agents::CollectEpisodes(policy_, theta, *task_.env, episodes, task_.max_steps, rng,
-                              sample_ws_);
+                              sample_ws_, out.memo.get());
   if (task_.sim_steps) work_.sim_steps += task_.sim_steps() - sim_before;
   work_.env_steps += batch.num_steps();
   work_.episodes += episodes;
   sampling_seconds_ += SecondsSince(start);
+  thread_sampling_cpu += ThreadCpuSeconds() - cpu_start;
 
   const auto advantage_start = std::chrono::steady_clock::now();
   agents::UpdateStatus status = agents::CheckTrajectoryBatch(batch, policy_.obs_dim(),

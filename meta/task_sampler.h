@@ -47,6 +47,12 @@ class TaskSampler {
   /// Work since construction; policy_flops includes every call made on loss_workspace().
   WorkCounts work() const;
   double sampling_seconds() const { return sampling_seconds_; }
+  /// Thread CPU seconds (CLOCK_THREAD_CPUTIME_ID) spent collecting episodes by every
+  /// TaskSampler on the calling thread since it started: the benchmark's load-independent
+  /// sampling time (wall-clock timers also count the time spent waiting for a core).
+  static double ThreadSamplingCpuSeconds();
+  /// Thread CPU seconds of the calling thread.
+  static double ThreadCpuSeconds();
 
  private:
   const agents::GaussianMlpPolicy& policy_;

@@ -1,11 +1,15 @@
 #include "agents/math/mlp.h"
 
+#include <bit>
 #include <cmath>
+#include <cstring>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include "agents/math/checks.h"
+#include "common/error.h"
 
 namespace metajoule::agents {
 namespace {
@@ -131,6 +135,58 @@ void InitializeMlpParams(const Mlp& mlp, std::mt19937_64& rng,
 }
 
 template <class Scalar>
+void ActivationMemoT<Scalar>::Start(const Mlp& mlp, const Eigen::Ref<const VectorX<Scalar>>& theta_in,
+                                    Eigen::Index capacity) {
+  CheckSize("ActivationMemo::Start: theta size", theta_in.size(), mlp.num_params());
+  theta = theta_in;
+  const auto hidden = static_cast<std::size_t>(mlp.num_layers() - 1);
+  z.resize(hidden);
+  y.resize(hidden);
+  for (std::size_t l = 0; l < hidden; ++l) {
+    const int n = mlp.layer_size(static_cast<int>(l) + 1);
+    if (z[l].rows() != n || z[l].cols() < capacity) {
+      z[l].resize(n, capacity);
+      y[l].resize(n, capacity);
+    }
+  }
+  columns = 0;
+}
+
+template <class Scalar>
+bool ActivationMemoT<Scalar>::Matches(const Eigen::Ref<const VectorX<Scalar>>& mlp_theta,
+                                      Eigen::Index batch) const {
+  return batch == columns && mlp_theta.size() == theta.size() &&
+         std::memcmp(mlp_theta.data(), theta.data(),
+                     static_cast<std::size_t>(theta.size()) * sizeof(Scalar)) == 0;
+}
+
+namespace {
+
+// a = tanh(z) in place, taking the memo's value where z has its bit pattern (ActivationMemoT)
+template <class Block>
+void TanhWithMemo(Block z, const Eigen::MatrixXd& memo_z, const Eigen::MatrixXd& memo_y,
+                  std::uint64_t& hits) {
+  std::uint64_t found = 0;
+  for (Eigen::Index j = 0; j < z.cols(); ++j) {
+    double* zj = &z(0, j);
+    const double* mz = &memo_z(0, j);
+    const double* my = &memo_y(0, j);
+    for (Eigen::Index i = 0; i < z.rows(); ++i) {
+      if (std::bit_cast<std::uint64_t>(zj[i]) == std::bit_cast<std::uint64_t>(mz[i])) {
+        zj[i] = my[i];
+        ++found;
+      } else {
+        // the scalar function Eigen's array tanh applies to doubles (ApplyActivation)
+        zj[i] = Eigen::numext::tanh(zj[i]);
+      }
+    }
+  }
+  hits += found;
+}
+
+}  // namespace
+
+template <class Scalar>
 void Forward(const Mlp& mlp, const Eigen::Ref<const VectorX<Scalar>>& theta,
              const Eigen::Ref<const MatrixX<Scalar>>& x, MlpWorkspaceT<Scalar>& ws) {
   CheckSize("Forward: theta size", theta.size(), mlp.num_params());
@@ -139,13 +195,42 @@ void Forward(const Mlp& mlp, const Eigen::Ref<const VectorX<Scalar>>& theta,
   const Eigen::Index batch = x.cols();
   ws.batch = static_cast<int>(batch);
   ws.activations[0].leftCols(batch) = x;
+  constexpr bool kDouble = std::is_same_v<Scalar, double>;
+  const bool tanh_hidden = kDouble && mlp.hidden_activation() == Activation::kTanh;
+  ActivationMemoT<Scalar>* record = tanh_hidden ? ws.record : nullptr;
+  if (record != nullptr) {
+    // recording needs a Start for this MLP, and room for the batch
+    MJL_DEMAND(record->theta.size() == theta.size() &&
+               record->z.size() == static_cast<std::size_t>(mlp.num_layers() - 1));
+    MJL_DEMAND(record->z.empty() || record->columns + batch <= record->z[0].cols());
+  }
+  const ActivationMemoT<Scalar>* memo =
+      tanh_hidden && ws.memo != nullptr && ws.memo->Matches(theta, batch) ? ws.memo : nullptr;
   for (int l = 0; l < mlp.num_layers(); ++l) {
     auto z = ws.activations[l + 1].leftCols(batch);
     // z_{l+1} = W_l a_l + b_l 1^T, then a_{l+1} = f_l(z_{l+1}) in place
     z.noalias() = mlp.Weights(theta.data(), l) * ws.activations[l].leftCols(batch);
     z.colwise() += mlp.Bias(theta.data(), l);
-    ApplyActivation(mlp.activation(l), z);
+    const bool hidden = l + 1 < mlp.num_layers();
+    if (hidden && record != nullptr) {
+      record->z[static_cast<std::size_t>(l)].middleCols(record->columns, batch) = z;
+    }
+    if constexpr (kDouble) {
+      if (hidden && memo != nullptr) {
+        const auto i = static_cast<std::size_t>(l);
+        TanhWithMemo(z, memo->z[i], memo->y[i], ws.memo_hits);
+        ws.memo_lookups += static_cast<std::uint64_t>(z.size());
+      } else {
+        ApplyActivation(mlp.activation(l), z);
+      }
+    } else {
+      ApplyActivation(mlp.activation(l), z);
+    }
+    if (hidden && record != nullptr) {
+      record->y[static_cast<std::size_t>(l)].middleCols(record->columns, batch) = z;
+    }
   }
+  if (record != nullptr) record->columns += batch;
   ws.flops += mlp.ForwardFlops(ws.batch);
 }
 
@@ -282,6 +367,7 @@ void BackwardTangent(const Mlp& mlp, const Eigen::Ref<const VectorX<Scalar>>& th
 // benchmark comparison (docs/agents.md, "Float or double")
 #define METAJOULE_INSTANTIATE_MLP(Scalar)                                                       \
   template struct MlpWorkspaceT<Scalar>;                                                        \
+  template struct ActivationMemoT<Scalar>;                                                      \
   template void InitializeMlpParams<Scalar>(const Mlp&, std::mt19937_64&,                       \
                                             Eigen::Ref<VectorX<Scalar>>);                       \
   template void Forward<Scalar>(const Mlp&, const Eigen::Ref<const VectorX<Scalar>>&,           \

@@ -104,6 +104,29 @@ class Mlp {
   int max_width_{0};
 };
 
+/// Memoisation of tanh by identical input (docs/meta.md "Benchmark"): the hidden layers'
+/// pre-activations z and activations tanh(z) of the Forward calls made while it is recording
+/// (the rollout's batch-1 calls; call t fills column t), for the parameters `theta` given to
+/// Start. A later Forward on a batch of exactly `columns` columns with bitwise the same theta
+/// takes tanh(z) from here for every element whose z has the same bit pattern as the recorded
+/// one at the same column and unit, and calls tanh otherwise, so its output is bit-identical to
+/// a plain Forward by construction (-0.0 and 0.0 differ in bits, and tanh keeps the sign). Any
+/// other theta or batch size computes every tanh. Only for tanh hidden layers in double; the
+/// FLOPs counted are those of a plain Forward either way.
+template <class Scalar>
+struct ActivationMemoT {
+  /// Empties the memo and sizes it for `capacity` recorded columns of `mlp` at `theta`.
+  void Start(const Mlp& mlp, const Eigen::Ref<const VectorX<Scalar>>& theta, Eigen::Index capacity);
+  /// Whether Forward may use this memo for `mlp_theta` on `batch` columns (bitwise compare).
+  bool Matches(const Eigen::Ref<const VectorX<Scalar>>& mlp_theta, Eigen::Index batch) const;
+
+  VectorX<Scalar> theta;           ///< the MLP parameters of the recorded calls
+  std::vector<MatrixX<Scalar>> z;  ///< hidden layer l = 1..L-1 at index l-1: n_l x capacity
+  std::vector<MatrixX<Scalar>> y;  ///< tanh(z), same shapes
+  Eigen::Index columns{0};         ///< columns recorded so far
+};
+using ActivationMemo = ActivationMemoT<double>;
+
 /// Preallocated buffers for forward, backward and tangent passes on up to max_batch columns.
 /// One per thread; no call allocates once it is constructed. Members are read-only for users
 /// except `flops`, which callers may reset.
@@ -126,8 +149,31 @@ struct MlpWorkspaceT {
   MatrixX<Scalar> rdelta;
   MatrixX<Scalar> rdelta_next;
   std::uint64_t flops{0};  ///< FLOPs of every call since construction or the last reset
+  /// When set, each Forward appends its hidden z and tanh(z) to it (tanh hidden layers only).
+  ActivationMemoT<Scalar>* record{nullptr};
+  /// When set, Forward reuses its tanh values where it matches (ActivationMemoT).
+  const ActivationMemoT<Scalar>* memo{nullptr};
+  std::uint64_t memo_lookups{0};  ///< hidden elements Forward looked up in a matching memo
+  std::uint64_t memo_hits{0};     ///< of which bit-identical (tanh not called)
 };
 using MlpWorkspace = MlpWorkspaceT<double>;
+
+/// Sets ws.memo for its lifetime (null: none), then restores the previous one.
+template <class Scalar>
+class ScopedActivationMemo {
+ public:
+  ScopedActivationMemo(MlpWorkspaceT<Scalar>& ws, const ActivationMemoT<Scalar>* memo)
+      : ws_(ws), previous_(ws.memo) {
+    ws_.memo = memo;
+  }
+  ~ScopedActivationMemo() { ws_.memo = previous_; }
+  ScopedActivationMemo(const ScopedActivationMemo&) = delete;
+  ScopedActivationMemo& operator=(const ScopedActivationMemo&) = delete;
+
+ private:
+  MlpWorkspaceT<Scalar>& ws_;
+  const ActivationMemoT<Scalar>* previous_;
+};
 
 /// Fills theta with Glorot/Xavier-uniform weights (Glorot & Bengio 2010, eq. 16), as the
 /// public MAML-RL code initialises its policies, and zero biases.

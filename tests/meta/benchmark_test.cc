@@ -29,6 +29,9 @@ TEST_SUITE("meta/benchmark") {
     CHECK(r.sampling_fraction() > 0.0);
     CHECK(r.sampling_fraction() < 1.0);
     CHECK(r.total_seconds() <= r.wall_seconds * 1.01);
+    CHECK(r.sampling_cpu_seconds > 0.0);
+    CHECK(r.sampling_cpu_seconds <= r.cpu_seconds);
+    CHECK(r.sampling_cpu_fraction() < 1.0);
     const std::vector<MetaBenchmarkResult> rows{r};
     CHECK(FormatMetaBenchmark(rows).find("| maml | 3 | 240 |") != std::string::npos);
     config.method = MetaMethod::kScratch;
