@@ -40,7 +40,7 @@ MetaRunResult RunConsensus(const ExperimentConfig& config, const Population& pop
   // the mesh, drawn from its own stream; node k + 1 is agent k (network/topology.h)
   std::vector<int> sizes;
   for (const sim::ClusterConfig& cluster : config.clusters) sizes.push_back(cluster.agents);
-  std::mt19937_64 mesh_rng(sim::DeriveSeed(seed, kMeshSeedStream));
+  std::mt19937_64 mesh_rng(sim::DeriveSeed(seed, seed_stream::kMesh));
   network::Topology topology = [&] {
     try {
       return network::BuildTopology(config.network.topology, sizes, mesh_rng);

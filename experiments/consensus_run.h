@@ -19,10 +19,6 @@
 
 namespace metajoule::experiments {
 
-/// Seed stream of the mesh a run draws (k_nearest positions, random edges); a stream of its
-/// own next to those of experiments/population.h.
-inline constexpr std::uint64_t kMeshSeedStream = 1'000'100;
-
 /// Trains consensus for training.rounds rounds over config.network.topology (a mesh). With
 /// meta.per_cluster the agents of a cluster mix only among themselves (the mesh's edges inside
 /// the cluster), else every agent with every neighbour. The agents start from their group's

@@ -46,7 +46,7 @@ DeploymentSummary DeployToHeldOut(const ExperimentConfig& config, meta::MetaMeth
   }
 
   ledger::RunInfo info;
-  info.name = config.experiment.name + ":held-out";
+  info.name = ledger::HeldOutRunName(config.experiment.name);
   info.method = method_name;
   info.config_text = ResolvedToml(config);
   info.git_commit = kGitCommit;

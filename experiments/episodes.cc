@@ -190,13 +190,11 @@ std::optional<double> RunEnergyThroughRound(const std::filesystem::path& run_fol
   std::optional<std::int64_t> run;
   // the latest training run of the method: not a repriced copy, nor the held-out deployment
   // run of the same method (`<name>:held-out`, experiments/deployment.h)
-  constexpr std::string_view kHeldOut = ":held-out";
   for (const ledger::RunRecord& record : store.Runs()) {
-    const std::string& name = record.info.name;
-    const bool held_out = name.size() >= kHeldOut.size() &&
-                          name.compare(name.size() - kHeldOut.size(), kHeldOut.size(),
-                                       kHeldOut) == 0;
-    if (record.info.method == method && !record.repriced_from && !held_out) run = record.id;
+    if (record.info.method == method && !record.repriced_from &&
+        !ledger::IsHeldOutRun(record.info.name)) {
+      run = record.id;
+    }
   }
   if (!run) return std::nullopt;
   double energy = 0.0;

@@ -27,6 +27,7 @@ inline constexpr std::uint64_t kMetaInit = 1'000'002;  ///< initial meta-paramet
 inline constexpr std::uint64_t kLinks = 1'000'003;     ///< link losses, per round
 inline constexpr std::uint64_t kContribution = 1'000'004;
 inline constexpr std::uint64_t kReplay = 1'000'005;  ///< episodes recorded for replay, per agent
+inline constexpr std::uint64_t kMesh = 1'000'100;  ///< the mesh of a consensus run (k_nearest, random)
 inline constexpr std::uint64_t kHeldOutTasks = 2'000'000;  ///< held-out tasks of cluster c: + c
 inline constexpr std::uint64_t kHeldOutLinks = 3'000'000;  ///< deployment downlink, per task
 inline constexpr std::uint64_t kHeldOutAdapt = 3'000'001;  ///< deployment adaptation, per task

@@ -316,7 +316,7 @@ RunSummary RunExperiment(const ExperimentConfig& config, std::ostream& out,
       if (hooks.resume) {
         // a deployment of an earlier attempt (finished or not) is redone from the trained model
         for (const ledger::RunRecord& record : store.Runs()) {
-          if (record.info.name == config.experiment.name + ":held-out" &&
+          if (record.info.name == ledger::HeldOutRunName(config.experiment.name) &&
               record.info.method == method && !record.repriced_from &&
               record.status != kSuperseded) {
             store.EndRun(record.id, kSuperseded);

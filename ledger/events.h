@@ -123,4 +123,15 @@ struct NodeInfo {
   std::string location{};  ///< grid location name (EnergyModel::LocationNames())
 };
 
+/// The name of a run that deploys a trained meta-model to held-out tasks ends with this suffix
+/// after the experiment's name (`quickstart:held-out`; experiments/deployment.h); reports and
+/// queries tell training and deployment runs apart by it.
+inline constexpr std::string_view kHeldOutRunSuffix = ":held-out";
+/// `<experiment>:held-out`.
+inline std::string HeldOutRunName(std::string_view experiment) {
+  return std::string(experiment) + std::string(kHeldOutRunSuffix);
+}
+/// Whether `run_name` names a held-out deployment run.
+inline bool IsHeldOutRun(std::string_view run_name) { return run_name.ends_with(kHeldOutRunSuffix); }
+
 }  // namespace metajoule::ledger

@@ -349,13 +349,16 @@ std::optional<std::int64_t> BreakEvenTaskCount(const LifecycleCosts& costs) {
 }
 
 void ExportEventsCsv(const LedgerStore& store, std::int64_t run, std::ostream& out) {
+  // peer (the receiver of a transfer) is empty for compute events and ledgers before version 3
   Statement select(store.handle(), store.path(),
-                   "SELECT id, run, round, node, phase, kind, coalesce(link, ''), sim_steps, "
-                   "flops, cpu_s, wall_s, bits_on_air, payload_bits, attempts, energy_j, "
-                   "energy_source, gco2e FROM events WHERE run = ?1 ORDER BY id");
+                   std::string("SELECT id, run, round, node, phase, kind, coalesce(link, ''), "
+                               "sim_steps, flops, cpu_s, wall_s, bits_on_air, payload_bits, "
+                               "attempts, energy_j, energy_source, gco2e, ") +
+                       (store.has_peer() ? "coalesce(peer, '')" : "''") +
+                       " FROM events WHERE run = ?1 ORDER BY id");
   select.BindInt64(1, run);
   out << "id,run,round,node,phase,kind,link,sim_steps,flops,cpu_s,wall_s,bits_on_air,"
-         "payload_bits,attempts,energy_j,energy_source,gco2e\n";
+         "payload_bits,attempts,energy_j,energy_source,gco2e,peer\n";
   while (select.Step()) {
     out << select.ColumnInt64(0) << ',' << select.ColumnInt64(1) << ',' << select.ColumnInt64(2)
         << ',' << select.ColumnInt64(3) << ',' << select.ColumnText(4) << ','
@@ -364,7 +367,8 @@ void ExportEventsCsv(const LedgerStore& store, std::int64_t run, std::ostream& o
         << FormatDouble(select.ColumnDouble(9)) << ',' << FormatDouble(select.ColumnDouble(10))
         << ',' << select.ColumnInt64(11) << ',' << select.ColumnInt64(12) << ','
         << select.ColumnInt64(13) << ',' << FormatDouble(select.ColumnDouble(14)) << ','
-        << select.ColumnText(15) << ',' << FormatDouble(select.ColumnDouble(16)) << '\n';
+        << select.ColumnText(15) << ',' << FormatDouble(select.ColumnDouble(16)) << ','
+        << select.ColumnText(17) << '\n';
   }
 }
 

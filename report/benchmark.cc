@@ -118,7 +118,7 @@ std::int64_t WriteSyntheticRunFolder(const std::filesystem::path& folder,
 
     if (method == "maml" && options.held_out_tasks > 0) {
       // deployment: round s = adaptation step s; round 0 holds the unicast downlink
-      auto held = begin(options.name + ":held-out", method);
+      auto held = begin(ledger::HeldOutRunName(options.name), method);
       add_nodes(*held, 100, options.held_out_tasks);
       for (int step = 0; step <= 3; ++step) {
         for (int t = 0; t < options.held_out_tasks; ++t) {

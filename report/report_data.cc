@@ -23,7 +23,6 @@ namespace fs = std::filesystem;
 using ledger::internal::Statement;
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-constexpr std::string_view kHeldOutSuffix = ":held-out";
 constexpr std::string_view kCellsHeader[] = {"cell", "status", "run_folder", "overrides"};
 
 // ---- reading ---------------------------------------------------------------------------------
@@ -335,7 +334,7 @@ FolderData ReadLedger(const std::filesystem::path& ledger_file) {
     run.id = record.id;
     run.name = record.info.name;
     run.status = record.status;
-    run.held_out = record.info.name.ends_with(kHeldOutSuffix);
+    run.held_out = ledger::IsHeldOutRun(record.info.name);
     run.method = Label(record);
     // two runs of one method in one ledger: tell them apart by id
     if (++seen[run.method + (run.held_out ? "\n" : "")] > 1) {

@@ -202,14 +202,21 @@ TEST_SUITE("ledger/ledger_store") {
     comm.attempts = 2;
     comm.energy_j = 0.024;
     comm.gco2e = 3.2e-6;
+    comm.peer = 0;
     store.Append(run, comm);
+    Event compute;
+    compute.round = 4;
+    compute.node = 3;
+    compute.sim_steps = 10;
+    store.Append(run, compute);
     store.Flush();
     std::ostringstream csv;
     ExportEventsCsv(store, run, csv);
     CHECK(csv.str() ==
           "id,run,round,node,phase,kind,link,sim_steps,flops,cpu_s,wall_s,bits_on_air,"
-          "payload_bits,attempts,energy_j,energy_source,gco2e\n"
-          "1,1,4,2,transfer,comm,uplink,0,0.0,0.0,0.0,1200,1000,2,0.024,modelled,3.2e-06\n");
+          "payload_bits,attempts,energy_j,energy_source,gco2e,peer\n"
+          "1,1,4,2,transfer,comm,uplink,0,0.0,0.0,0.0,1200,1000,2,0.024,modelled,3.2e-06,0\n"
+          "2,1,4,3,other,compute,,10,0.0,0.0,0.0,0,0,0,0.0,modelled,0.0,\n");
   }
 
   TEST_CASE("a ledger with a newer schema is refused with a clear error and left untouched") {
