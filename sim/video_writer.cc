@@ -106,6 +106,7 @@ VideoWriter::VideoWriter(const std::string& path, VideoFormat format, const Vide
   switch (format) {
     case VideoFormat::kMp4:
       command_.insert(command_.end(), {"-c:v", "libx264", "-preset", options.x264_preset,
+                                       "-threads", std::to_string(options.x264_threads),
                                        "-pix_fmt", "yuv420p"});
       // 4:2:0 chroma needs even sizes: pad odd ones by a pixel
       if (options.width % 2 != 0 || options.height % 2 != 0) {

@@ -40,6 +40,10 @@ struct VideoOptions {
   /// 640x480 frame on the project's machine against 5-6 ms for "veryfast", whose files are
   /// about 2.8x smaller (docs/replay.md, "Speed"); "medium" makes smaller files still.
   std::string x264_preset{"ultrafast"};
+  /// libx264 encoder threads (kMp4); 0: x264's own choice (1.5 x cores). One thread is the
+  /// fastest end to end on two cores, where the renderer (llvmpipe) needs the rest: median
+  /// 99-103 against 90-96 fps with 0 in `bench replay` (docs/replay.md, "Speed").
+  int x264_threads{1};
   /// The ffmpeg program: a name looked up on PATH, or a path.
   std::string ffmpeg{"ffmpeg"};
 };
