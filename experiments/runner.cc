@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <ostream>
+#include <vector>
 
 #include "common/build_info.h"
 #include "common/error.h"
@@ -111,9 +112,6 @@ void PrintTables(const RunSummary& summary, const ExperimentConfig& config, std:
   }
 }
 
-// The status of a deployment run that a resumed run has redone (the report leaves it out).
-constexpr const char* kSuperseded = "superseded";
-
 // The first line where two texts differ, as "line N: \"a\" vs \"b\"".
 std::string FirstDifference(const std::string& a, const std::string& b) {
   std::size_t line = 1;
@@ -135,18 +133,20 @@ std::string FirstDifference(const std::string& a, const std::string& b) {
   return "identical";
 }
 
-// What a resumed run continues: the method's latest training run in `store` (not a held-out
-// deployment, not a repriced copy, not superseded), if any.
-std::optional<ledger::RunRecord> PreviousRun(const ledger::LedgerStore& store,
-                                             const std::string& name, const std::string& method) {
-  std::optional<ledger::RunRecord> latest;
+// The runs named `name` of `method` that earlier attempts of a resumed run left in `store`,
+// oldest first (not repriced copies, not superseded ones).
+std::vector<ledger::RunRecord> EarlierAttempts(const ledger::LedgerStore& store,
+                                               const std::string& name, const std::string& method) {
+  std::vector<ledger::RunRecord> attempts;
   for (ledger::RunRecord& record : store.Runs()) {
     if (record.info.name == name && record.info.method == method && !record.repriced_from &&
-        record.status != kSuperseded && (!latest || record.id > latest->id)) {
-      latest = std::move(record);
+        record.status != ledger::kSupersededStatus) {
+      attempts.push_back(std::move(record));
     }
   }
-  return latest;
+  std::sort(attempts.begin(), attempts.end(),
+            [](const ledger::RunRecord& a, const ledger::RunRecord& b) { return a.id < b.id; });
+  return attempts;
 }
 
 // A resumed run must continue with the config it started with: every run it stored holds it.
@@ -209,7 +209,9 @@ RunSummary RunExperiment(const ExperimentConfig& config, std::ostream& out,
     std::optional<ledger::RunRecord> previous;
     std::optional<Checkpoint> checkpoint;
     if (hooks.resume) {
-      previous = PreviousRun(store, config.experiment.name, method);
+      std::vector<ledger::RunRecord> attempts =
+          EarlierAttempts(store, config.experiment.name, method);
+      if (!attempts.empty()) previous = std::move(attempts.back());
       std::error_code error;
       if (previous && std::filesystem::exists(checkpoint_file, error)) {
         checkpoint = ReadCheckpoint(checkpoint_file);
@@ -315,12 +317,9 @@ RunSummary RunExperiment(const ExperimentConfig& config, std::ostream& out,
     if (trained && held_out.size() > 0) {
       if (hooks.resume) {
         // a deployment of an earlier attempt (finished or not) is redone from the trained model
-        for (const ledger::RunRecord& record : store.Runs()) {
-          if (record.info.name == ledger::HeldOutRunName(config.experiment.name) &&
-              record.info.method == method && !record.repriced_from &&
-              record.status != kSuperseded) {
-            store.EndRun(record.id, kSuperseded);
-          }
+        for (const ledger::RunRecord& record :
+             EarlierAttempts(store, ledger::HeldOutRunName(config.experiment.name), method)) {
+          store.EndRun(record.id, ledger::kSupersededStatus);
         }
       }
       row.deployment = DeployToHeldOut(config, meta_method, population, *trained, held_out, pool,

@@ -133,5 +133,8 @@ inline std::string HeldOutRunName(std::string_view experiment) {
 }
 /// Whether `run_name` names a held-out deployment run.
 inline bool IsHeldOutRun(std::string_view run_name) { return run_name.ends_with(kHeldOutRunSuffix); }
+/// The status of a run that a later one replaces (a held-out deployment that `run --resume`
+/// redid); reports leave such runs out.
+inline constexpr std::string_view kSupersededStatus = "superseded";
 
 }  // namespace metajoule::ledger

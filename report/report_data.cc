@@ -329,7 +329,7 @@ FolderData ReadLedger(const std::filesystem::path& ledger_file) {
   std::map<std::string, int> seen;
   for (const ledger::RunRecord& record : store.Runs()) {
     // a deployment that `run --resume` redid: its replacement is in the ledger too
-    if (record.status == "superseded") continue;
+    if (record.status == ledger::kSupersededStatus) continue;
     RunData run;
     run.id = record.id;
     run.name = record.info.name;
