@@ -15,9 +15,15 @@
 namespace metajoule::cli {
 namespace {
 
-// `run --resume FOLDER [FILE]`: the folder's own config.toml (the resolved experiment it
-// started with); a FILE given too must resolve to the same text.
-int ResumeRun(const std::string& file, const std::string& folder) {
+// `run --resume FOLDER [FILE [--set ...]]`: the folder's own config.toml (the resolved
+// experiment it started with); a FILE given too, with its overrides, must resolve to the same
+// text (a batch resumes its cells this way, so an edited base file or sweep is refused).
+int ResumeRun(const std::string& file, const std::vector<std::string>& overrides,
+              const std::string& folder) {
+  if (file.empty() && !overrides.empty()) {
+    throw std::invalid_argument(
+        "run: --set with --resume needs the experiment FILE the overrides apply to");
+  }
   const experiments::RunFolder run{folder};
   if (!std::filesystem::exists(run.config_file()) || !std::filesystem::exists(run.ledger_file())) {
     throw ConfigError({folder}, "",
@@ -26,11 +32,12 @@ int ResumeRun(const std::string& file, const std::string& folder) {
   }
   const auto config = experiments::LoadExperiment(run.config_file().string(), {});
   if (!file.empty()) {
-    const auto given = experiments::LoadExperiment(file, {});
+    const auto given = experiments::LoadExperiment(file, overrides);
     if (experiments::ResolvedToml(given) != experiments::ResolvedToml(config)) {
       throw ConfigError({file}, "",
                         "resolves to another config than the run's " +
                             run.config_file().string() +
+                            (overrides.empty() ? "" : " (with the --set overrides)") +
                             "; --resume continues a run with its own config only");
     }
   }
@@ -54,14 +61,13 @@ std::function<int()> ConfigureRun(CLI::App& app) {
   };
   auto options = std::make_shared<Options>();
   CLI::Option* file = app.add_option("file", options->file, "experiment file (TOML)");
-  CLI::Option* set =
-      app.add_option("--set", options->overrides, "override a key: a.b.c=value (TOML syntax)");
+  app.add_option("--set", options->overrides, "override a key: a.b.c=value (TOML syntax)");
   CLI::Option* resume = app.add_option(
       "--resume", options->resume,
       "continue the killed or failed run in this run folder from its last checkpoints, with its "
-      "own config.toml (a FILE given too must resolve to the same config; docs/resume.md)");
+      "own config.toml (a FILE given too, with any --set, must resolve to the same config; "
+      "docs/resume.md)");
   resume->check(CLI::ExistingDirectory);
-  set->excludes(resume);
   CLI::Option* slurm =
       app.add_flag("--slurm", options->slurm,
                    "inside a Slurm allocation (salloc/sbatch): serve the meta methods here and "
@@ -88,7 +94,7 @@ std::function<int()> ConfigureRun(CLI::App& app) {
       ->needs(slurm);
   slurm->excludes(resume);
   return [options, file, resume] {
-    if (resume->count() > 0) return ResumeRun(options->file, options->resume);
+    if (resume->count() > 0) return ResumeRun(options->file, options->overrides, options->resume);
     if (file->count() == 0) {
       throw std::invalid_argument("run: give an experiment file (or --resume RUN_FOLDER)");
     }

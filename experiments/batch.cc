@@ -19,6 +19,7 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <ostream>
 #include <sstream>
 #include <stdexcept>
@@ -381,27 +382,41 @@ bool BatchFolder::IsComplete(const CellRecord& record) const {
 
 // ---- running cells --------------------------------------------------------------------------
 
+// The newest run folder under runs/<cell>/ (runs/<cell>/<experiment name>/<UTC time>-<seed>/)
+// that holds a ledger; empty when there is none.
+fs::path NewestRunFolder(const fs::path& runs) {
+  fs::path found;
+  std::error_code error;
+  for (const auto& by_name : fs::directory_iterator(runs, error)) {
+    if (!by_name.is_directory()) continue;
+    for (const auto& run : fs::directory_iterator(by_name.path(), error)) {
+      if (fs::is_regular_file(run.path() / "ledger.sqlite") && run.path() > found)
+        found = run.path();
+    }
+  }
+  return found;
+}
+
 CellOutcome RunCell(const Sweep& sweep, const SweepCell& cell, const BatchFolder& folder,
                     const fs::path& executable) {
-  // a cell always starts from an empty folder: what an earlier, failed attempt left goes; it is
   // pending until the run ends (a batch killed meanwhile leaves it to the next invocation)
   folder.Update({cell.id, std::string(kPending), "", cell.OverridesText()});
   const fs::path runs = folder.runs_dir(cell);
-  std::error_code error;
-  fs::remove_all(runs, error);
-  fs::create_directories(runs, error);
-  if (error) throw std::runtime_error("cannot create " + runs.string() + ": " + error.message());
 
-  std::vector<std::string> argv = {executable.string(), "run", sweep.base.string()};
+  std::vector<std::string> settings = {sweep.base.string()};
   for (const std::string& text : cell.SetArguments()) {
-    argv.push_back("--set");
-    argv.push_back(text);
+    settings.push_back("--set");
+    settings.push_back(text);
   }
-  argv.push_back("--set");
-  argv.push_back("experiment.output_dir=" + TomlStringText(runs.string()));
+  settings.push_back("--set");
+  settings.push_back("experiment.output_dir=" + TomlStringText(runs.string()));
 
+  // an earlier attempt that left a run folder is resumed from its checkpoints; its log is kept
+  const fs::path earlier = NewestRunFolder(runs);
   const fs::path log = folder.log_file(cell);
-  const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const int fd = open(log.c_str(),
+                      O_WRONLY | O_CREAT | O_CLOEXEC | (earlier.empty() ? O_TRUNC : O_APPEND),
+                      0644);
   if (fd < 0)
     throw std::runtime_error("cannot write " + log.string() + ": " + std::strerror(errno));
   auto write_text = [fd](const std::string& text) {
@@ -413,31 +428,53 @@ CellOutcome RunCell(const Sweep& sweep, const SweepCell& cell, const BatchFolder
       done += static_cast<std::size_t>(n);
     }
   };
-  write_text("# metajoule batch " + sweep.settings.name + ": cell " + cell.id +
-             (cell.label.empty() ? "" : " (" + cell.label + ")") + " on " + ledger::HostName() +
-             "\n# " + CommandLine(argv) + "\n");
+  const std::string heading = "# metajoule batch " + sweep.settings.name + ": cell " + cell.id +
+                              (cell.label.empty() ? "" : " (" + cell.label + ")") + " on " +
+                              ledger::HostName() + "\n";
   const double start = Seconds();
-  const ChildExit exit = SpawnAndWait(argv, fd);
-  CellOutcome outcome;
-  outcome.seconds = Seconds() - start;
-  write_text("# " + exit.Describe() + " after " + Format("%.2f", outcome.seconds) + " s\n");
-  close(fd);
+  auto spawn = [&](const std::vector<std::string>& argv) {
+    write_text("# " + CommandLine(argv) + "\n");
+    const ChildExit exit = SpawnAndWait(argv, fd);
+    write_text("# " + exit.Describe() + " after " + Format("%.2f", Seconds() - start) + " s\n");
+    return exit;
+  };
 
-  // the run folder: runs/<cell>/<experiment name>/<UTC time>-<seed>/ holding the ledger
-  fs::path found;
-  for (const auto& by_name : fs::directory_iterator(runs, error)) {
-    if (!by_name.is_directory()) continue;
-    for (const auto& run : fs::directory_iterator(by_name.path(), error)) {
-      if (fs::is_regular_file(run.path() / "ledger.sqlite") && run.path() > found)
-        found = run.path();
+  std::optional<ChildExit> exit;
+  if (!earlier.empty()) {
+    write_text(heading + "# resuming the earlier attempt in " + earlier.string() + "\n");
+    std::vector<std::string> argv = {executable.string(), "run", "--resume", earlier.string()};
+    argv.insert(argv.end(), settings.begin(), settings.end());
+    exit = spawn(argv);
+    // refused (another config, a damaged checkpoint: a usage or config error): start afresh
+    if (exit->spawn_error == 0 && WIFEXITED(exit->status) && WEXITSTATUS(exit->status) == 2) {
+      write_text("# the earlier attempt cannot be resumed (above): the cell starts afresh\n");
+      exit.reset();
     }
   }
+  if (!exit) {
+    std::error_code error;
+    fs::remove_all(runs, error);
+    fs::create_directories(runs, error);
+    if (error) {
+      close(fd);
+      throw std::runtime_error("cannot create " + runs.string() + ": " + error.message());
+    }
+    if (earlier.empty()) write_text(heading);
+    std::vector<std::string> argv = {executable.string(), "run"};
+    argv.insert(argv.end(), settings.begin(), settings.end());
+    exit = spawn(argv);
+  }
+  close(fd);
+
+  CellOutcome outcome;
+  outcome.seconds = Seconds() - start;
+  const fs::path found = NewestRunFolder(runs);
   if (!found.empty()) outcome.run_folder = fs::relative(found, folder.path()).generic_string();
-  if (exit.ok() && !found.empty()) {
+  if (exit->ok() && !found.empty()) {
     outcome.status = kDone;
   } else {
     outcome.status = kFailed;
-    outcome.reason = exit.ok() ? "the run left no ledger in " + runs.string() : exit.Describe();
+    outcome.reason = exit->ok() ? "the run left no ledger in " + runs.string() : exit->Describe();
   }
   folder.Update({cell.id, outcome.status, outcome.run_folder, cell.OverridesText()});
   return outcome;

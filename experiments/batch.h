@@ -80,6 +80,10 @@ struct CellOutcome {
 
 /// Runs one cell: `executable run BASE --set ... --set experiment.output_dir=<runs/cell>` with
 /// stdout and stderr in logs/<cell>.log, waits for it and records the outcome in cells.csv.
+/// When an earlier attempt (killed, failed) left a run folder under runs/<cell>/, the cell is
+/// resumed instead (`run --resume FOLDER BASE --set ...`, which also checks that the folder's
+/// config is the one the cell resolves to now) and its log is appended to; a resume refused as
+/// a config error (exit code 2) starts the cell afresh from an empty runs/<cell>/.
 /// A cell is done when the child exits with 0 and left a ledger.
 CellOutcome RunCell(const Sweep& sweep, const SweepCell& cell, const BatchFolder& folder,
                     const std::filesystem::path& executable);

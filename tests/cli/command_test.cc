@@ -30,6 +30,9 @@ TEST_SUITE("cli/command") {
     CHECK(Run({"no-such-command"}) == kExitUsageOrConfig);
     CHECK(Run({"check"}) == kExitUsageOrConfig);
     CHECK(Run({"check", "/nonexistent.toml"}) == kExitUsageOrConfig);
+    // --set with --resume only checks a FILE's overrides against the run: without FILE, refused
+    CHECK(Run({"run", "--resume", METAJOULE_SOURCE_DIR, "--set", "training.rounds=2"}) ==
+          kExitUsageOrConfig);
   }
 
   TEST_CASE("check accepts the shipped quickstart experiment") {

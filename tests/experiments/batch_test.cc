@@ -1,8 +1,11 @@
 #include "experiments/batch.h"
 
 #include <doctest/doctest.h>
+#include <signal.h>
 
 #include <algorithm>
+#include <cctype>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -76,6 +79,23 @@ struct Fixture {
     return LoadSweep(dir.File(name + ".toml"));
   }
 };
+
+// Kills (SIGKILL) the `metajoule run` process whose command line names `path`; true when one
+// was found. The batch's children are found through /proc, as an operator would with pgrep.
+bool KillRunNaming(const fs::path& path) {
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator("/proc", error)) {
+    const std::string pid = entry.path().filename().string();
+    if (pid.empty() || !std::all_of(pid.begin(), pid.end(), ::isdigit)) continue;
+    std::string command_line = ReadText(entry.path() / "cmdline");
+    std::replace(command_line.begin(), command_line.end(), '\0', ' ');
+    if (command_line.find(" run ") != std::string::npos &&
+        command_line.find(path.string()) != std::string::npos) {
+      return ::kill(std::stoi(pid), SIGKILL) == 0;
+    }
+  }
+  return false;
+}
 
 std::map<std::string, CellRecord> ByCell(const std::vector<CellRecord>& rows) {
   std::map<std::string, CellRecord> out;
@@ -163,6 +183,75 @@ TEST_SUITE("experiments/batch") {
     for (const CellRecord& row : BatchFolder(changed).Records()) CHECK(row.status == "pending");
     std::ostringstream fourth;
     CHECK(RunLocalBatch(changed, kBinary, 2, fourth).done == 2);
+    // the earlier run folder was made with the old overrides: `run --resume` refuses it and the
+    // cell starts afresh
+    const std::string log = ReadText(BatchFolder(changed).log_file(changed.cells[1]));
+    CHECK(log.find("# resuming the earlier attempt in ") != std::string::npos);
+    CHECK(log.find("resolves to another config than the run's") != std::string::npos);
+    CHECK(log.find("# the earlier attempt cannot be resumed (above): the cell starts afresh") !=
+          std::string::npos);
+    const fs::path config = BatchFolder(changed).path() /
+                            ByCell(BatchFolder(changed).Records())["c0001"].run_folder /
+                            "config.toml";
+    CHECK(ReadText(config).find("[rollout]\nepisodes = 2\n") != std::string::npos);
+  }
+
+  TEST_CASE("a cell killed mid-run is resumed by the next invocation from its checkpoints") {
+    Fixture f;
+    const std::string body = R"([grid]
+"experiment.seed" = [3]
+[set]
+"experiment.methods" = ["scratch"]
+"training.rounds" = 400
+)";
+    const Sweep sweep = f.Load(body, "killed");
+    const BatchFolder folder(sweep);
+    std::ostringstream first;
+    BatchReport killed;
+    std::thread batch([&] { killed = RunLocalBatch(sweep, kBinary, 1, first); });
+    // once a round is checkpointed, the cell's run process is killed as a time limit would
+    const fs::path runs = folder.runs_dir(sweep.cells[0]);
+    bool kill_sent = false;
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (!kill_sent && std::chrono::steady_clock::now() < give_up) {
+      std::error_code error;
+      for (const auto& entry : fs::recursive_directory_iterator(runs, error)) {
+        if (entry.path().filename() == "scratch.ckpt") kill_sent = KillRunNaming(folder.path());
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    batch.join();
+    INFO(first.str());
+    REQUIRE(kill_sent);
+    REQUIRE(killed.failed == 1);
+    CHECK(first.str().find("c0000 failed (killed by signal 9") != std::string::npos);
+    const std::string run_folder = ByCell(folder.Records())["c0000"].run_folder;
+    CHECK(!run_folder.empty());
+
+    std::ostringstream second;
+    const BatchReport resumed = RunLocalBatch(sweep, kBinary, 1, second);
+    INFO(second.str());
+    CHECK(resumed.done == 1);
+    CHECK(ByCell(folder.Records())["c0000"].run_folder == run_folder);  // the same run, continued
+    const std::string log = ReadText(folder.log_file(sweep.cells[0]));
+    CHECK(log.find("# killed by signal 9") != std::string::npos);  // the first attempt's log stays
+    CHECK(log.find("# resuming the earlier attempt in ") != std::string::npos);
+    CHECK(log.find("scratch: resumed ledger run 1 (running) after round ") != std::string::npos);
+
+    // the same cell run straight through: the same figures
+    const Sweep straight = f.Load(body, "straight");
+    std::ostringstream third;
+    REQUIRE(RunLocalBatch(straight, kBinary, 1, third).done == 1);
+    std::ostringstream warnings;
+    const auto a = MergeResults(sweep, folder, warnings);
+    const auto b = MergeResults(straight, BatchFolder(straight), warnings);
+    CHECK(warnings.str().empty());
+    REQUIRE(a.size() == 1);
+    REQUIRE(b.size() == 1);
+    CHECK(a[0].mean_return == b[0].mean_return);
+    CHECK(a[0].compute_j == b[0].compute_j);
+    CHECK(a[0].total_j() == b[0].total_j());
+    CHECK(a[0].run_status == "finished");
   }
 
   TEST_CASE("a cell that fails at run time is reported with its log and retried by the next run") {
