@@ -29,6 +29,8 @@ std::span<const Command> Commands() {
        &ConfigureReport},
       {"replay", "replay recorded episodes in a window, or headless to .mp4, .gif or PNG frames",
        &ConfigureReplay},
+      {"study", "the meta-learning study (docs/meta.md): meta-train, then adapt on held-out tasks",
+       &ConfigureStudy},
       {"bench", "measure our hot paths against raw baselines in the same run", &ConfigureBench},
       {"version", "print the version, commit and library versions", &ConfigureVersion},
   };

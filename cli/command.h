@@ -41,6 +41,7 @@ std::function<int()> ConfigureAgent(CLI::App& app);
 std::function<int()> ConfigureKeys(CLI::App& app);
 std::function<int()> ConfigureBatch(CLI::App& app);
 std::function<int()> ConfigureBench(CLI::App& app);
+std::function<int()> ConfigureStudy(CLI::App& app);
 std::function<int()> ConfigureLedger(CLI::App& app);
 std::function<int()> ConfigureReport(CLI::App& app);
 std::function<int()> ConfigureReplay(CLI::App& app);

@@ -33,6 +33,8 @@ TEST_SUITE("cli/command") {
     // --set with --resume only checks a FILE's overrides against the run: without FILE, refused
     CHECK(Run({"run", "--resume", METAJOULE_SOURCE_DIR, "--set", "training.rounds=2"}) ==
           kExitUsageOrConfig);
+    CHECK(Run({"study", "no-such-study"}) == kExitUsageOrConfig);
+    CHECK(Run({"study", "nav2d", "--test-tasks", "0"}) == kExitUsageOrConfig);
   }
 
   TEST_CASE("check accepts the shipped quickstart experiment") {
