@@ -218,7 +218,14 @@ int RunOnSlurm(const experiments::ExperimentConfig& config, const SlurmRunOption
     out.flush();
     step = std::make_unique<SrunStep>(plan.srun, log);
   };
-  // a step that ended before the run did took its agents with it: stop the run there
+  // a step that ended before the run did took its agents with it: stop the run there (during
+  // the join wait too: a step that cannot start must not keep the run waiting join_timeout_s)
+  serve.while_joining = [&] {
+    if (step && step->Ended()) {
+      throw std::runtime_error("the agents' srun step ended (" + step->Describe() +
+                               ") before every agent joined");
+    }
+  };
   serve.hooks.before_push = [&](int round, network::ProtocolServer&) {
     if (step && step->Ended()) {
       throw std::runtime_error("the agents' srun step ended (" + step->Describe() +

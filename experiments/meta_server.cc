@@ -1,5 +1,6 @@
 #include "experiments/meta_server.h"
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 #include <ostream>
@@ -21,6 +22,9 @@
 
 namespace metajoule::experiments {
 namespace {
+
+// how often ServeOptions::while_joining is called during the join wait
+constexpr std::chrono::milliseconds kJoinSlice{100};
 
 std::optional<meta::MetaMethod> MetaMethodOf(const std::string& name) {
   for (const auto& [method_name, value] : meta::EnumNames(meta::MetaMethod{})) {
@@ -108,9 +112,19 @@ RunSummary ServeExperiment(const ExperimentConfig& config, const ServeOptions& o
       << "waiting up to " << Format("%g", config.network.join_timeout_s) << " s for " << expected
       << " agents\n";
   out.flush();
-  const auto wait = std::chrono::milliseconds(
-      static_cast<std::int64_t>(config.network.join_timeout_s * 1000.0));
-  if (!server.WaitForMembers(expected, wait)) {
+  const auto deadline =
+      std::chrono::steady_clock::now() +
+      std::chrono::milliseconds(static_cast<std::int64_t>(config.network.join_timeout_s * 1000.0));
+  bool joined = false;
+  while (!joined) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    const bool last = left <= kJoinSlice;
+    joined = server.WaitForMembers(expected, last ? std::max(left, decltype(left){0}) : kJoinSlice);
+    if (joined || last) break;
+    if (options.while_joining) options.while_joining();
+  }
+  if (!joined) {
     std::string why = "only " + std::to_string(server.member_ids().size()) + " of " +
                       std::to_string(expected) + " agents joined within network.join_timeout_s";
     const network::SecurityStats security = server.channel().security_stats();

@@ -28,6 +28,9 @@ struct ServeOptions {
   ServerRoundHooks hooks{};
   /// Called once the server is bound, with the endpoint actually bound (the tcp port resolved).
   std::function<void(const std::string& endpoint)> on_bound{};
+  /// Called about every 100 ms while the server waits for its agents to join; it may throw to
+  /// stop waiting (`run --slurm`: the agents' srun step ended before they joined).
+  std::function<void()> while_joining{};
 };
 
 /// Serves the meta methods of `config` (the others need no server and are skipped, with a note)

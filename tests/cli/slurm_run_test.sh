@@ -93,11 +93,14 @@ cat >"$work/job.sh" <<EOF
 #!/usr/bin/env bash
 set -euo pipefail
 "$binary" run tiny.toml --slurm --slurm-dry-run
-# a step that cannot start (more tasks than the job has): the agents never join
+# a step that cannot start (more tasks than the job has): the agents never join, and the run
+# stops when the step ends, well before network.join_timeout_s
 set +e
-"$binary" run tiny.toml --slurm --set network.join_timeout_s=1 --srun-arg=--ntasks=64 \
+failed_start=\$(date +%s.%N)
+"$binary" run tiny.toml --slurm --set network.join_timeout_s=120 --srun-arg=--ntasks=64 \
   >failed.out 2>&1
 echo "failed run exit code: \$?"
+echo "failed run seconds: \$(awk -v a="\$failed_start" -v b="\$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }')"
 set -e
 start=\$(date +%s.%N)
 "$binary" run tiny.toml --slurm
@@ -110,8 +113,11 @@ job_done=$(date +%s.%N)
 
 # the failed launch: exit 1, what happened, and nothing left running
 grep -q '^failed run exit code: 1$' "$work/job.out" || fail "the failed launch should exit 1"
-grep -q "only 0 of 4 agents joined within network.join_timeout_s; the agents' srun step: " \
+grep -q "the agents' srun step ended (exit code [0-9]*) before every agent joined" \
   "$work/failed.out" || fail "the failed launch should name the step: $(cat "$work/failed.out")"
+failed_seconds="$(sed -n 's/^failed run seconds: //p' "$work/job.out")"
+awk -v s="$failed_seconds" 'BEGIN { exit !(s < 60) }' ||
+  fail "the failed launch should stop when its step ends, not after join_timeout_s (took $failed_seconds s)"
 
 # the dry run's plan, then the run's
 grep -q '^agents: 2 srun task(s) on 1 node(s)' "$work/job.out" || fail "no plan of 2 tasks"
@@ -161,8 +167,8 @@ diff "$work/local.events" "$work/slurm.events" >&2 ||
   fail "the Slurm run's events differ from the in-process run's"
 
 slurm_seconds="$(sed -n 's/^slurm run seconds: //p' "$work/job.out")"
-awk -v a="$start_time" -v b="$cluster_up" -v c="$job_done" -v s="$slurm_seconds" \
+awk -v a="$start_time" -v b="$cluster_up" -v c="$job_done" -v s="$slurm_seconds" -v f="$failed_seconds" \
   -v l="$(awk -v x="$local_start" -v y="$local_done" 'BEGIN { print y - x }')" 'BEGIN {
-  printf "slurm_run: cluster start %.1f s, job (submit to end) %.1f s; run --slurm %.2f s, in-process run %.2f s, ratio %.2f\n",
-         b - a, c - b, s, l, s / l }'
+  printf "slurm_run: cluster start %.1f s, job (submit to end) %.1f s; run --slurm %.2f s, in-process run %.2f s, ratio %.2f; failed launch stopped after %.2f s\n",
+         b - a, c - b, s, l, s / l, f }'
 echo "PASS"
