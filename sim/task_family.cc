@@ -24,6 +24,18 @@ double SquaredNorm(std::span<const double> values) {
   return sum;
 }
 
+// A locomotion observation: qpos without its first `skipped` root coordinates (the position in
+// the plane, which the reward must not depend on), then qvel.
+int LocomotionObservationSize(const mjModel& model, int skipped) {
+  return model.nq - skipped + model.nv;
+}
+void ObserveLocomotion(const mjModel& model, const mjData& data, int skipped,
+                       std::span<double> observation) {
+  const int nq = model.nq;
+  for (int i = skipped; i < nq; ++i) observation[i - skipped] = data.qpos[i];
+  for (int i = 0; i < model.nv; ++i) observation[nq - skipped + i] = data.qvel[i];
+}
+
 int RequireId(const mjModel& model, mjtObj type, const char* name, const char* kind,
               const std::string& model_name) {
   const int id = mj_name2id(&model, type, name);
@@ -168,13 +180,13 @@ class RunnerFamily final : public TaskFamily {
     return ids;
   }
 
-  int ObservationSize(const mjModel& model) const override { return model.nq - 1 + model.nv; }
+  int ObservationSize(const mjModel& model) const override {
+    return LocomotionObservationSize(model, 1);
+  }
 
   void Observe(const mjModel& model, const mjData& data, const ModelIds& /*ids*/,
                std::span<double> observation) const override {
-    const int nq = model.nq;
-    for (int i = 1; i < nq; ++i) observation[i - 1] = data.qpos[i];
-    for (int i = 0; i < model.nv; ++i) observation[nq - 1 + i] = data.qvel[i];
+    ObserveLocomotion(model, data, 1, observation);
   }
 
   // velocity: r = -|v_x - v*| - 0.05 ||a||^2; direction: r = cos(theta) v_x - 0.05 ||a||^2
@@ -217,13 +229,13 @@ class QuadrupedFamily final : public TaskFamily {
     return ids;
   }
 
-  int ObservationSize(const mjModel& model) const override { return model.nq - 2 + model.nv; }
+  int ObservationSize(const mjModel& model) const override {
+    return LocomotionObservationSize(model, 2);
+  }
 
   void Observe(const mjModel& model, const mjData& data, const ModelIds& /*ids*/,
                std::span<double> observation) const override {
-    const int nq = model.nq;
-    for (int i = 2; i < nq; ++i) observation[i - 2] = data.qpos[i];
-    for (int i = 0; i < model.nv; ++i) observation[nq - 2 + i] = data.qvel[i];
+    ObserveLocomotion(model, data, 2, observation);
   }
 
   // r = (cos theta, sin theta) . (v_x, v_y) - 0.005 ||a||^2 + 0.05 (survival bonus)
