@@ -32,6 +32,17 @@ TEST_SUITE("meta/benchmark") {
     CHECK(r.sampling_cpu_seconds > 0.0);
     CHECK(r.sampling_cpu_seconds <= r.cpu_seconds);
     CHECK(r.sampling_cpu_fraction() < 1.0);
+    // iteration 2 alone, without the first iteration's setup
+    CHECK(r.steady_cpu_seconds > 0.0);
+    CHECK(r.steady_sampling_cpu_seconds > 0.0);
+    CHECK(r.steady_sampling_cpu_seconds <= r.steady_cpu_seconds);
+    // iteration 1 (steady + extra) and iteration 2 (steady) fit in the whole run's CPU
+    CHECK(r.steady_cpu_seconds + r.first_iteration_extra_cpu_seconds <=
+          2.0 * r.cpu_seconds - r.steady_cpu_seconds + 1e-9);
+    const MetaBenchmarkResult one = BenchmarkMetaIteration(config, policy, phi, tasks.tasks, 1, 3);
+    CHECK(one.steady_cpu_seconds == one.cpu_seconds);
+    CHECK(one.steady_sampling_cpu_seconds == one.sampling_cpu_seconds);
+    CHECK(one.first_iteration_extra_cpu_seconds == 0.0);
     const std::vector<MetaBenchmarkResult> rows{r};
     CHECK(FormatMetaBenchmark(rows).find("| maml | 3 | 240 |") != std::string::npos);
     config.method = MetaMethod::kScratch;
