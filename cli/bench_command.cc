@@ -84,7 +84,18 @@ std::function<int()> ConfigureBench(CLI::App& app) {
   auto network_options = std::make_shared<network::NetworkBenchmarkOptions>();
   CLI::App* network_app = app.add_subcommand(
       "network", "model push over tcp against raw ZeroMQ, inproc round trips, codec throughput");
-  network_app->add_option("--pushes", network_options->pushes, "1 MiB pushes timed over tcp")
+  network_app
+      ->add_option("--pushes", network_options->pushes, "1 MiB pushes timed over tcp per run")
+      ->capture_default_str();
+  network_app
+      ->add_option("--push-runs", network_options->push_runs,
+                   "runs of raw ZeroMQ and of the channel, alternating (median and best shown)")
+      ->capture_default_str();
+  network_app->add_flag("--pin", network_options->pin_cpus,
+                        "pin the tcp sender and receiver processes to one CPU each");
+  network_app
+      ->add_option("--push-hwm", network_options->push_high_water_mark,
+                   "ZeroMQ high-water mark of both sides in the tcp push runs")
       ->capture_default_str();
   network_app->add_option("--round-trips", network_options->round_trips, "inproc round trips timed")
       ->capture_default_str();

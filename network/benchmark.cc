@@ -1,5 +1,6 @@
 #include "network/benchmark.h"
 
+#include <sched.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,6 +25,48 @@ namespace metajoule::network {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// The CPUs of the push runs: the forked sender on one, the receiver on another, when pinning is
+// asked for and at least two are allowed; restores the receiver's affinity when destroyed.
+class PushPinning {
+ public:
+  explicit PushPinning(bool pin) {
+    if (!pin || sched_getaffinity(0, sizeof(saved_), &saved_) != 0) return;
+    for (int cpu = 0; cpu < CPU_SETSIZE && receiver_cpu_ < 0; ++cpu) {
+      if (!CPU_ISSET(cpu, &saved_)) continue;
+      if (sender_cpu_ < 0) {
+        sender_cpu_ = cpu;
+      } else {
+        receiver_cpu_ = cpu;
+      }
+    }
+    if (receiver_cpu_ < 0) sender_cpu_ = -1;
+  }
+  ~PushPinning() {
+    if (pinned()) sched_setaffinity(0, sizeof(saved_), &saved_);
+  }
+  PushPinning(const PushPinning&) = delete;
+  PushPinning& operator=(const PushPinning&) = delete;
+
+  bool pinned() const { return receiver_cpu_ >= 0; }
+  // call in the sender process before its context exists
+  void PinSender() const { Pin(sender_cpu_); }
+  // call in the receiving process before its context exists
+  void PinReceiver() const { Pin(receiver_cpu_); }
+
+ private:
+  static void Pin(int cpu) {
+    if (cpu < 0) return;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    (void)sched_setaffinity(0, sizeof(set), &set);
+  }
+
+  cpu_set_t saved_{};
+  int sender_cpu_{-1};
+  int receiver_cpu_{-1};
+};
 
 double Seconds(Clock::time_point start, Clock::time_point end) {
   return std::chrono::duration<double>(end - start).count();
@@ -106,11 +149,12 @@ class ForkedPeer {
 
 // raw PUSH/PULL over tcp loopback, the sender in another process: the ceiling the channel is
 // compared with
-double RawPushPull(const NetworkBenchmarkOptions& options) {
+double RawPushPull(const NetworkBenchmarkOptions& options, const PushPinning& pinning) {
   ForkedPeer sender([&](const std::string& endpoint) {
+    pinning.PinSender();
     zmq::context_t context;
     zmq::socket_t push(context, zmq::socket_type::push);
-    push.set(zmq::sockopt::sndhwm, 100);
+    push.set(zmq::sockopt::sndhwm, options.push_high_water_mark);
     push.set(zmq::sockopt::linger, -1);  // every message reaches the receiver
     push.connect(endpoint);
     const std::vector<std::uint8_t> buffer(options.push_bytes, 0x5A);
@@ -118,9 +162,10 @@ double RawPushPull(const NetworkBenchmarkOptions& options) {
       push.send(zmq::message_t(buffer.data(), buffer.size()), zmq::send_flags::none);
     }
   });
+  pinning.PinReceiver();
   zmq::context_t context;
   zmq::socket_t pull(context, zmq::socket_type::pull);
-  pull.set(zmq::sockopt::rcvhwm, 100);
+  pull.set(zmq::sockopt::rcvhwm, options.push_high_water_mark);
   pull.set(zmq::sockopt::linger, 0);
   pull.set(zmq::sockopt::rcvtimeo, 10000);
   pull.bind("tcp://127.0.0.1:*");
@@ -140,12 +185,13 @@ double RawPushPull(const NetworkBenchmarkOptions& options) {
 
 // encoded, checked and decoded model pushes over the channel, tcp loopback, the client in
 // another process
-double ChannelPush(const NetworkBenchmarkOptions& options) {
+double ChannelPush(const NetworkBenchmarkOptions& options, const PushPinning& pinning) {
   ChannelConfig config;
-  config.high_water_mark = 100;
+  config.high_water_mark = options.push_high_water_mark;
   config.receive_timeout_ms = 10000;
   const Message push = ModelPush(options.push_bytes / 4, 0);
   ForkedPeer client_process([&](const std::string& endpoint) {
+    pinning.PinSender();
     zmq::context_t context;
     ChannelClient client(context, endpoint, config);
     client.socket().set(zmq::sockopt::linger, -1);  // every message reaches the server
@@ -153,6 +199,7 @@ double ChannelPush(const NetworkBenchmarkOptions& options) {
       if (client.Send(push) != SendStatus::kOk) throw std::runtime_error("send failed");
     }
   });
+  pinning.PinReceiver();
   zmq::context_t context;
   config.linger_ms = 0;
   ChannelServer server(context, "tcp://127.0.0.1:*", config);
@@ -263,6 +310,18 @@ LatencyUs RoundTrip(const NetworkBenchmarkOptions& options, int spin_us) {
 
 }  // namespace
 
+double Throughputs::median() const {
+  if (runs.empty()) return 0.0;
+  std::vector<double> sorted = runs;
+  std::sort(sorted.begin(), sorted.end());
+  const std::size_t n = sorted.size();
+  return n % 2 == 1 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
+}
+
+double Throughputs::best() const {
+  return runs.empty() ? 0.0 : *std::max_element(runs.begin(), runs.end());
+}
+
 NetworkBenchmarkReport RunNetworkBenchmark(const NetworkBenchmarkOptions& options) {
   NetworkBenchmarkReport report;
   report.options = options;
@@ -291,12 +350,20 @@ NetworkBenchmarkReport RunNetworkBenchmark(const NetworkBenchmarkOptions& option
     for (int i = 0; i < options.codec_repetitions; ++i) crc = Crc32(bytes, crc);
     report.crc32_gbps = static_cast<double>(bytes.size()) * options.codec_repetitions /
                         Seconds(start, Clock::now()) / 1e9;
-    report.crc32_accelerated = internal::Crc32IsAccelerated();
+    report.crc32_path = internal::ToString(internal::Crc32BestPath());
     if (crc == 0) report.crc32_gbps = 0.0;  // keeps the loop from being optimised away
   }
 
-  report.raw_push_pull_gbps = RawPushPull(options);
-  report.channel_push_gbps = ChannelPush(options);
+  {
+    const PushPinning pinning(options.pin_cpus);
+    report.pinned = pinning.pinned();
+    for (int run = 0; run < std::max(1, options.push_runs); ++run) {
+      // raw first in even runs, channel first in odd ones
+      if (run % 2 == 0) report.raw_push_pull.runs.push_back(RawPushPull(options, pinning));
+      report.channel_push.runs.push_back(ChannelPush(options, pinning));
+      if (run % 2 == 1) report.raw_push_pull.runs.push_back(RawPushPull(options, pinning));
+    }
+  }
   report.round_trip = RoundTrip(options, 0);
   report.round_trip_spin = RoundTrip(options, options.spin_us);
   report.round = MetaRound(options);
@@ -305,33 +372,49 @@ NetworkBenchmarkReport RunNetworkBenchmark(const NetworkBenchmarkOptions& option
 
 std::string FormatNetworkBenchmark(const NetworkBenchmarkReport& report) {
   const auto& o = report.options;
-  char buffer[3072];
-  std::snprintf(buffer, sizeof(buffer),
-                "network benchmark\n"
-                "  model push %zu B over tcp loopback from a forked process (%d pushes):\n"
-                "    raw zmq PUSH/PULL            %7.2f GB/s\n"
-                "    channel (encode+CRC+decode)  %7.2f GB/s   (target >= 2 GB/s), %.2f x raw\n"
-                "  inproc push/reply round trip, %zu parameters (%d round trips):\n"
-                "    blocking     mean %7.1f us  p50 %7.1f us  p99 %7.1f us   (target <= 50 us)\n"
-                "    spin %4d us mean %7.1f us  p50 %7.1f us  p99 %7.1f us\n"
-                "  codec, %zu B tensor (float32 GB/s):\n"
-                "    float32  encode %7.2f  decode %7.2f\n"
-                "    float16  encode %7.2f  decode %7.2f\n"
-                "    int8     encode %7.2f  decode %7.2f\n"
-                "    crc32    %7.2f GB/s (%s)\n"
-                "  meta round transport, %d agents on one AgentHost thread, %d models of %zu "
-                "float32 values, inproc (%d rounds):\n"
-                "    push + reports + collect  mean %7.1f us  p50 %7.1f us  p99 %7.1f us per round\n",
-                o.push_bytes, o.pushes, report.raw_push_pull_gbps, report.channel_push_gbps,
-                report.push_ratio(),
-                o.round_trip_parameters, o.round_trips, report.round_trip.mean,
-                report.round_trip.p50, report.round_trip.p99, o.spin_us,
-                report.round_trip_spin.mean, report.round_trip_spin.p50, report.round_trip_spin.p99,
-                o.push_bytes, report.encode_gbps[0], report.decode_gbps[0], report.encode_gbps[1],
-                report.decode_gbps[1], report.encode_gbps[2], report.decode_gbps[2],
-                report.crc32_gbps, report.crc32_accelerated ? "pclmulqdq" : "tables",
-                o.round_agents, o.round_groups, o.round_parameters, o.rounds, report.round.mean,
-                report.round.p50, report.round.p99);
+  const auto runs = [](const Throughputs& t) {
+    std::string text;
+    for (double gbps : t.runs) {
+      char value[16];
+      std::snprintf(value, sizeof(value), " %.2f", gbps);
+      text += value;
+    }
+    return text;
+  };
+  const double best_ratio = report.raw_push_pull.best() > 0.0
+                                ? report.channel_push.best() / report.raw_push_pull.best()
+                                : 0.0;
+  char buffer[4096];
+  std::snprintf(
+      buffer, sizeof(buffer),
+      "network benchmark\n"
+      "  model push %zu B over tcp loopback from a forked process, %zu alternating runs of %d "
+      "pushes, HWM %d (%s):\n"
+      "    raw zmq PUSH/PULL            median %6.2f  best %6.2f GB/s   runs:%s\n"
+      "    channel (encode+CRC+decode)  median %6.2f  best %6.2f GB/s   runs:%s\n"
+      "    channel / raw                median %6.2f  best %6.2f x      (target >= 2 GB/s)\n"
+      "  inproc push/reply round trip, %zu parameters (%d round trips):\n"
+      "    blocking     mean %7.1f us  p50 %7.1f us  p99 %7.1f us   (target <= 50 us)\n"
+      "    spin %4d us mean %7.1f us  p50 %7.1f us  p99 %7.1f us\n"
+      "  codec, %zu B tensor (float32 GB/s):\n"
+      "    float32  encode %7.2f  decode %7.2f\n"
+      "    float16  encode %7.2f  decode %7.2f\n"
+      "    int8     encode %7.2f  decode %7.2f\n"
+      "    crc32    %7.2f GB/s (%s)\n"
+      "  meta round transport, %d agents on one AgentHost thread, %d models of %zu "
+      "float32 values, inproc (%d rounds):\n"
+      "    push + reports + collect  mean %7.1f us  p50 %7.1f us  p99 %7.1f us per round\n",
+      o.push_bytes, report.raw_push_pull.runs.size(), o.pushes, o.push_high_water_mark,
+      report.pinned ? "sender and receiver pinned to one CPU each" : "not pinned",
+      report.raw_push_pull.median(), report.raw_push_pull.best(),
+      runs(report.raw_push_pull).c_str(), report.channel_push.median(), report.channel_push.best(),
+      runs(report.channel_push).c_str(), report.push_ratio(), best_ratio, o.round_trip_parameters,
+      o.round_trips, report.round_trip.mean, report.round_trip.p50, report.round_trip.p99,
+      o.spin_us, report.round_trip_spin.mean, report.round_trip_spin.p50,
+      report.round_trip_spin.p99, o.push_bytes, report.encode_gbps[0], report.decode_gbps[0],
+      report.encode_gbps[1], report.decode_gbps[1], report.encode_gbps[2], report.decode_gbps[2],
+      report.crc32_gbps, report.crc32_path.c_str(), o.round_agents, o.round_groups,
+      o.round_parameters, o.rounds, report.round.mean, report.round.p50, report.round.p99);
   return buffer;
 }
 

@@ -7,14 +7,24 @@
 #include <array>
 #include <cstddef>
 #include <string>
+#include <vector>
 
 namespace metajoule::network {
 
 struct NetworkBenchmarkOptions {
   /// Float32 bytes of the model in each push (1 MiB by default).
   std::size_t push_bytes{1u << 20};
-  /// Pushes timed over tcp loopback, for the raw baseline and for the channel.
-  int pushes{2000};
+  /// Pushes timed over tcp loopback per run, for the raw baseline and for the channel.
+  int pushes{1000};
+  /// Runs of each, alternating raw and channel (the order flips every run), so that both see the
+  /// same share of whatever else the machine is doing; the report gives median and best.
+  int push_runs{5};
+  /// Pins the forked sender process to one CPU and the receiving process to another during the
+  /// push runs (ZeroMQ's I/O threads inherit it), when at least two are allowed. Off by default:
+  /// a real run does not pin.
+  bool pin_cpus{false};
+  /// ZeroMQ high-water mark of both sides in the push runs, raw and channel alike (messages).
+  int push_high_water_mark{100};
   /// Parameters of the model pushed in each inproc round trip.
   std::size_t round_trip_parameters{10000};
   /// Round trips timed, after `warmup` untimed ones.
@@ -39,17 +49,29 @@ struct LatencyUs {
   double p99{0.0};
 };
 
+/// GB/s of repeated runs of one measurement.
+struct Throughputs {
+  std::vector<double> runs;
+  double median() const;
+  double best() const;
+};
+
 struct NetworkBenchmarkReport {
-  /// Raw ZeroMQ PUSH/PULL over tcp loopback from a forked sender process, HWM 100, one copy
-  /// per send.
-  double raw_push_pull_gbps{0.0};
+  /// Raw ZeroMQ PUSH/PULL over tcp loopback from a forked sender process, one copy
+  /// per send; one entry per run.
+  Throughputs raw_push_pull;
   /// ChannelClient (forked process) -> ChannelServer model pushes over tcp loopback, each
-  /// encoded (CRC-32 included) on send and decoded and checked on receipt.
-  double channel_push_gbps{0.0};
-  /// channel_push_gbps / raw_push_pull_gbps.
+  /// encoded (CRC-32 included) on send and decoded and checked on receipt; one entry per run,
+  /// measured alternately with raw_push_pull.
+  Throughputs channel_push;
+  /// Medians, and the ratio of the medians (channel / raw).
+  double raw_push_pull_gbps() const { return raw_push_pull.median(); }
+  double channel_push_gbps() const { return channel_push.median(); }
   double push_ratio() const {
-    return raw_push_pull_gbps > 0.0 ? channel_push_gbps / raw_push_pull_gbps : 0.0;
+    return raw_push_pull_gbps() > 0.0 ? channel_push_gbps() / raw_push_pull_gbps() : 0.0;
   }
+  /// Whether the push runs were pinned (options.pin_cpus and two CPUs allowed).
+  bool pinned{false};
   /// A meta round's transport alone: ProtocolServer::StartRound (one push per group) to
   /// round_agents agents of an AgentHost over inproc, each answering at once with an update
   /// report of the same size and 11 scalars, CollectUpdates; microseconds per round.
@@ -62,9 +84,10 @@ struct NetworkBenchmarkReport {
   /// in float32 GB/s.
   std::array<double, 3> encode_gbps{};
   std::array<double, 3> decode_gbps{};
-  /// CRC-32 speed, GB/s, and whether it used PCLMULQDQ.
+  /// CRC-32 speed, GB/s, and the implementation it used ("tables", "pclmulqdq",
+  /// "vpclmulqdq-avx512").
   double crc32_gbps{0.0};
-  bool crc32_accelerated{false};
+  std::string crc32_path;
   NetworkBenchmarkOptions options{};
 };
 

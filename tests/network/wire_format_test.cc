@@ -349,6 +349,31 @@ TEST_SUITE("network/wire_format") {
     CHECK(stats.count(DecodeStatus::kBadChecksum) == flips);
   }
 
+  TEST_CASE("float32 tensors, checksummed as they are copied, still catch every bit flip") {
+    // float32 data is checksummed in the same pass that copies it (Crc32Copy); flips before,
+    // inside and after two tensors of 300 values (over 256 bytes each, the wide CRC path)
+    Message message;
+    message.kind = MessageKind::kModelPush;
+    message.scalars = {{"a", 1.0}};
+    message.tensors = {{"t", std::vector<float>(300, 0.5f)}, {"u", std::vector<float>(300, -2.0f)}};
+    message.texts = {{"x", "tail"}};
+    const auto good = Encode(message, TensorEncoding::kFloat32);
+    Message out;
+    REQUIRE(Decode(good, out) == DecodeStatus::kOk);
+    CHECK(out.tensors[1].values == message.tensors[1].values);
+    for (std::size_t byte = 8; byte < good.size(); byte += (byte < 64 ? 1 : 7)) {
+      if (byte >= 24 && byte < 28) continue;  // the length field changes the framing instead
+      auto bytes = good;
+      bytes[byte] ^= 0x10;
+      REQUIRE(Decode(bytes, out) == DecodeStatus::kBadChecksum);
+    }
+    // corrupt and malformed (the first tensor's count made huge): still a bad checksum
+    auto bytes = good;
+    const std::size_t count_at = kHeaderBytes + 4 + 10 + 3;  // preamble, scalar "a", "t", encoding
+    bytes[count_at + 3] = 0x7F;
+    CHECK(Decode(bytes, out) == DecodeStatus::kBadChecksum);
+  }
+
   TEST_CASE("a payload with a valid checksum but a broken structure is a bad payload") {
     Message message;
     message.kind = MessageKind::kUpdateReport;
