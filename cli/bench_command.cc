@@ -295,7 +295,9 @@ std::function<int()> ConfigureBench(CLI::App& app) {
       std::printf("bench meta: ms per meta-iteration (20 tasks, 32x32 tanh policy, one thread, "
                   "%d iterations, phases summed over the tasks); sampling share = sampling / "
                   "(sampling + inner + outer + update) by wall clock, and by thread CPU time "
-                  "(sampling CPU / CPU of the whole run)\n",
+                  "(sampling CPU / CPU of the whole run; \"iterations 2..\" leaves out the "
+                  "first iteration, which also pays the thread's one-time workspace set-up, "
+                  "shown in the last column)\n",
                   meta_options->iterations);
       for (const std::string& task : meta_options->tasks) {
         experiments::MetaStudyConfig config =
