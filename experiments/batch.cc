@@ -131,7 +131,10 @@ std::string CommandLine(const std::vector<std::string>& argv) {
 struct ChildExit {
   int spawn_error{0};  // errno when the child could not start
   int status{0};       // waitpid status
-  bool ok() const { return spawn_error == 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0; }
+  bool ExitedWith(int code) const {
+    return spawn_error == 0 && WIFEXITED(status) && WEXITSTATUS(status) == code;
+  }
+  bool ok() const { return ExitedWith(0); }
   std::string Describe() const {
     if (spawn_error != 0) return std::string("could not start: ") + std::strerror(spawn_error);
     if (WIFEXITED(status)) return "exit code " + std::to_string(WEXITSTATUS(status));
@@ -428,9 +431,9 @@ CellOutcome RunCell(const Sweep& sweep, const SweepCell& cell, const BatchFolder
       done += static_cast<std::size_t>(n);
     }
   };
-  const std::string heading = "# metajoule batch " + sweep.settings.name + ": cell " + cell.id +
-                              (cell.label.empty() ? "" : " (" + cell.label + ")") + " on " +
-                              ledger::HostName() + "\n";
+  write_text("# metajoule batch " + sweep.settings.name + ": cell " + cell.id +
+             (cell.label.empty() ? "" : " (" + cell.label + ")") + " on " + ledger::HostName() +
+             "\n");
   const double start = Seconds();
   auto spawn = [&](const std::vector<std::string>& argv) {
     write_text("# " + CommandLine(argv) + "\n");
@@ -441,12 +444,12 @@ CellOutcome RunCell(const Sweep& sweep, const SweepCell& cell, const BatchFolder
 
   std::optional<ChildExit> exit;
   if (!earlier.empty()) {
-    write_text(heading + "# resuming the earlier attempt in " + earlier.string() + "\n");
+    write_text("# resuming the earlier attempt in " + earlier.string() + "\n");
     std::vector<std::string> argv = {executable.string(), "run", "--resume", earlier.string()};
     argv.insert(argv.end(), settings.begin(), settings.end());
     exit = spawn(argv);
     // refused (another config, a damaged checkpoint: a usage or config error): start afresh
-    if (exit->spawn_error == 0 && WIFEXITED(exit->status) && WEXITSTATUS(exit->status) == 2) {
+    if (exit->ExitedWith(2)) {
       write_text("# the earlier attempt cannot be resumed (above): the cell starts afresh\n");
       exit.reset();
     }
@@ -459,7 +462,6 @@ CellOutcome RunCell(const Sweep& sweep, const SweepCell& cell, const BatchFolder
       close(fd);
       throw std::runtime_error("cannot create " + runs.string() + ": " + error.message());
     }
-    if (earlier.empty()) write_text(heading);
     std::vector<std::string> argv = {executable.string(), "run"};
     argv.insert(argv.end(), settings.begin(), settings.end());
     exit = spawn(argv);

@@ -112,16 +112,17 @@ RunSummary ServeExperiment(const ExperimentConfig& config, const ServeOptions& o
       << "waiting up to " << Format("%g", config.network.join_timeout_s) << " s for " << expected
       << " agents\n";
   out.flush();
+  using std::chrono::milliseconds;
   const auto deadline =
       std::chrono::steady_clock::now() +
-      std::chrono::milliseconds(static_cast<std::int64_t>(config.network.join_timeout_s * 1000.0));
+      milliseconds(static_cast<std::int64_t>(config.network.join_timeout_s * 1000.0));
+  // in slices, so that while_joining can give up early
   bool joined = false;
-  while (!joined) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    const bool last = left <= kJoinSlice;
-    joined = server.WaitForMembers(expected, last ? std::max(left, decltype(left){0}) : kJoinSlice);
-    if (joined || last) break;
+  for (;;) {
+    const auto left =
+        std::chrono::ceil<milliseconds>(deadline - std::chrono::steady_clock::now());
+    joined = server.WaitForMembers(expected, std::clamp(left, milliseconds{0}, kJoinSlice));
+    if (joined || left <= kJoinSlice) break;
     if (options.while_joining) options.while_joining();
   }
   if (!joined) {

@@ -19,6 +19,7 @@
 #include <streambuf>
 #include <thread>
 
+#include "common/statistics.h"
 #include "experiments/format.h"
 #include "experiments/runner.h"
 
@@ -107,12 +108,6 @@ class RoundClock final : public std::streambuf {
   std::vector<Stamp> stamps_;
   std::vector<std::string> last_lines_;
 };
-
-double Median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  const std::size_t n = values.size();
-  return n % 2 == 1 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
-}
 
 // One run, in this process: the measured half of a row (ratios are filled in by the caller).
 ScaleBenchRow MeasureRun(const ScaleBenchOptions& options, const std::string& method, int agents,

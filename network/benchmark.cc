@@ -15,6 +15,7 @@
 #include <vector>
 #include <zmq.hpp>
 
+#include "common/statistics.h"
 #include "network/agent_host.h"
 #include "network/channel.h"
 #include "network/crc32.h"
@@ -310,13 +311,7 @@ LatencyUs RoundTrip(const NetworkBenchmarkOptions& options, int spin_us) {
 
 }  // namespace
 
-double Throughputs::median() const {
-  if (runs.empty()) return 0.0;
-  std::vector<double> sorted = runs;
-  std::sort(sorted.begin(), sorted.end());
-  const std::size_t n = sorted.size();
-  return n % 2 == 1 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
-}
+double Throughputs::median() const { return runs.empty() ? 0.0 : Median(runs); }
 
 double Throughputs::best() const {
   return runs.empty() ? 0.0 : *std::max_element(runs.begin(), runs.end());
@@ -391,8 +386,8 @@ std::string FormatNetworkBenchmark(const NetworkBenchmarkReport& report) {
       "  model push %zu B over tcp loopback from a forked process, %zu alternating runs of %d "
       "pushes, HWM %d (%s):\n"
       "    raw zmq PUSH/PULL            median %6.2f  best %6.2f GB/s   runs:%s\n"
-      "    channel (encode+CRC+decode)  median %6.2f  best %6.2f GB/s   runs:%s\n"
-      "    channel / raw                median %6.2f  best %6.2f x      (target >= 2 GB/s)\n"
+      "    channel (encode+CRC+decode)  median %6.2f  best %6.2f GB/s   runs:%s   (target >= 2 GB/s)\n"
+      "    channel / raw                median %6.2f  best %6.2f x\n"
       "  inproc push/reply round trip, %zu parameters (%d round trips):\n"
       "    blocking     mean %7.1f us  p50 %7.1f us  p99 %7.1f us   (target <= 50 us)\n"
       "    spin %4d us mean %7.1f us  p50 %7.1f us  p99 %7.1f us\n"

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include "common/statistics.h"
 #include "sim/env.h"
 #include "sim/random.h"
 #include "sim/video_writer.h"
@@ -34,12 +35,6 @@ double CpuSeconds() {
     }
   }
   return total;
-}
-
-double Median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  const std::size_t n = values.size();
-  return n % 2 == 1 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
 }
 
 // The timings of one loop over the repeats.
