@@ -95,7 +95,7 @@ TrajectoryBatch CollectEpisodes(const GaussianMlpPolicy& policy,
     MlpWorkspace& mlp;
     ~RecordGuard() { mlp.record = nullptr; }
   } record_guard{ws.mlp};
-  if (record != nullptr && policy.mlp().hidden_activation() == Activation::kTanh) {
+  if (record != nullptr) {
     record->Start(policy.mlp(), theta.head(policy.num_mlp_params()), capacity);
     ws.mlp.record = record;
   }

@@ -94,9 +94,9 @@ class RolloutEnv {
 /// Runs `num_episodes` episodes of pi_theta in `env`, sampling actions with `rng` (the same rng
 /// seeds the environment resets). An episode that reaches `max_steps` without ending is marked
 /// kTruncated. `ws` needs max_batch >= 1. Adds the policy FLOPs to ws.
-/// With `record` (tanh hidden layers), every step's hidden pre-activations and tanh values are
-/// kept there, column t for step t, for the MLP part of `theta` (ActivationMemo, agents/math/
-/// mlp.h): a loss on the returned batch at the same theta can reuse them bit for bit.
+/// With `record`, every step's MLP activations (its input, hidden layers and output) are kept
+/// there, column t for step t, for the MLP part of `theta` (ActivationMemo, agents/math/mlp.h):
+/// a loss on the returned batch at the same theta takes its forward pass from there.
 /// @throws std::invalid_argument on mismatched sizes or num_episodes, max_steps < 1.
 TrajectoryBatch CollectEpisodes(const GaussianMlpPolicy& policy,
                                 const Eigen::Ref<const Eigen::VectorXd>& theta, RolloutEnv& env,

@@ -38,9 +38,10 @@ struct LossBatch {
   Eigen::MatrixXd obs;
   Eigen::MatrixXd actions;
   Eigen::VectorXd advantages;
-  /// The rollout's hidden tanh values at the sampling theta (TaskSampler::Sample), or null.
-  /// The losses below reuse them where the pre-activations are bit-identical, only when the
-  /// theta matches (agents::ActivationMemo); results are the same to the last bit without it.
+  /// The rollout's forward pass at the sampling theta (TaskSampler::Sample), or null. The
+  /// losses below take their forward pass from it when their theta and inputs are the recorded
+  /// ones (agents::ActivationMemo): the policy's outputs are then exactly those the actions
+  /// were sampled from. Without it they are recomputed as a batch (equal up to rounding).
   std::shared_ptr<agents::ActivationMemo> memo{};
   Eigen::Index size() const { return advantages.size(); }
 };

@@ -79,13 +79,9 @@ agents::UpdateStatus TaskSampler::Sample(const Eigen::Ref<const Eigen::VectorXd>
   const auto start = std::chrono::steady_clock::now();
   const double cpu_start = ThreadCpuSeconds();
   const std::int64_t sim_before = task_.sim_steps ? task_.sim_steps() : 0;
-  // the rollout keeps its hidden tanh values for the losses on this batch at this theta
+  // the rollout keeps its forward pass for the losses on this batch at this theta
   // (LossBatch::memo); a memo still shared with an earlier batch (a MamlTrace) is not reused
-  if (policy_.mlp().hidden_activation() == agents::Activation::kTanh) {
-    if (!out.memo || out.memo.use_count() > 1) out.memo = std::make_shared<agents::ActivationMemo>();
-  } else {
-    out.memo.reset();
-  }
+  if (!out.memo || out.memo.use_count() > 1) out.memo = std::make_shared<agents::ActivationMemo>();
   agents::TrajectoryBatch batch =
       agents::CollectEpisodes(policy_, theta, *task_.env, episodes, task_.max_steps, rng,
                               sample_ws_, out.memo.get());

@@ -1,11 +1,9 @@
 #include "agents/math/mlp.h"
 
-#include <bit>
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
 #include <string>
-#include <type_traits>
 #include <utility>
 
 #include "agents/math/checks.h"
@@ -139,52 +137,37 @@ void ActivationMemoT<Scalar>::Start(const Mlp& mlp, const Eigen::Ref<const Vecto
                                     Eigen::Index capacity) {
   CheckSize("ActivationMemo::Start: theta size", theta_in.size(), mlp.num_params());
   theta = theta_in;
-  const auto hidden = static_cast<std::size_t>(mlp.num_layers() - 1);
-  z.resize(hidden);
-  y.resize(hidden);
-  for (std::size_t l = 0; l < hidden; ++l) {
-    const int n = mlp.layer_size(static_cast<int>(l) + 1);
-    if (z[l].rows() != n || z[l].cols() < capacity) {
-      z[l].resize(n, capacity);
-      y[l].resize(n, capacity);
-    }
+  activations.resize(static_cast<std::size_t>(mlp.num_layers()) + 1);
+  for (int l = 0; l <= mlp.num_layers(); ++l) {
+    auto& a = activations[static_cast<std::size_t>(l)];
+    if (a.rows() != mlp.layer_size(l) || a.cols() < capacity) a.resize(mlp.layer_size(l), capacity);
   }
   columns = 0;
 }
 
-template <class Scalar>
-bool ActivationMemoT<Scalar>::Matches(const Eigen::Ref<const VectorX<Scalar>>& mlp_theta,
-                                      Eigen::Index batch) const {
-  return batch == columns && mlp_theta.size() == theta.size() &&
-         std::memcmp(mlp_theta.data(), theta.data(),
-                     static_cast<std::size_t>(theta.size()) * sizeof(Scalar)) == 0;
-}
-
 namespace {
 
-// a = tanh(z) in place, taking the memo's value where z has its bit pattern (ActivationMemoT)
-template <class Block>
-void TanhWithMemo(Block z, const Eigen::MatrixXd& memo_z, const Eigen::MatrixXd& memo_y,
-                  std::uint64_t& hits) {
-  std::uint64_t found = 0;
-  for (Eigen::Index j = 0; j < z.cols(); ++j) {
-    double* zj = &z(0, j);
-    const double* mz = &memo_z(0, j);
-    const double* my = &memo_y(0, j);
-    for (Eigen::Index i = 0; i < z.rows(); ++i) {
-      if (std::bit_cast<std::uint64_t>(zj[i]) == std::bit_cast<std::uint64_t>(mz[i])) {
-        zj[i] = my[i];
-        ++found;
-      } else {
-        // the scalar function Eigen's array tanh applies to doubles (ApplyActivation)
-        zj[i] = Eigen::numext::tanh(zj[i]);
-      }
-    }
-  }
-  hits += found;
+template <class Scalar>
+bool SameBits(const Scalar* a, const Scalar* b, Eigen::Index n) {
+  return std::memcmp(a, b, static_cast<std::size_t>(n) * sizeof(Scalar)) == 0;
 }
 
 }  // namespace
+
+template <class Scalar>
+bool ActivationMemoT<Scalar>::Matches(const Eigen::Ref<const VectorX<Scalar>>& mlp_theta,
+                                      const Eigen::Ref<const MatrixX<Scalar>>& x) const {
+  if (x.cols() != columns || columns == 0 || mlp_theta.size() != theta.size() ||
+      x.rows() != activations.front().rows() ||
+      !SameBits(mlp_theta.data(), theta.data(), theta.size())) {
+    return false;
+  }
+  // x may be a block with a stride; the recorded inputs are contiguous columns
+  for (Eigen::Index j = 0; j < columns; ++j) {
+    if (!SameBits(x.col(j).data(), activations.front().col(j).data(), x.rows())) return false;
+  }
+  return true;
+}
 
 template <class Scalar>
 void Forward(const Mlp& mlp, const Eigen::Ref<const VectorX<Scalar>>& theta,
@@ -194,43 +177,38 @@ void Forward(const Mlp& mlp, const Eigen::Ref<const VectorX<Scalar>>& theta,
   internal::CheckBatch("Forward: input", x.cols(), ws.max_batch);
   const Eigen::Index batch = x.cols();
   ws.batch = static_cast<int>(batch);
-  ws.activations[0].leftCols(batch) = x;
-  constexpr bool kDouble = std::is_same_v<Scalar, double>;
-  const bool tanh_hidden = kDouble && mlp.hidden_activation() == Activation::kTanh;
-  ActivationMemoT<Scalar>* record = tanh_hidden ? ws.record : nullptr;
+  if (ws.memo != nullptr && ws.memo->Matches(theta, x)) {
+    // the recorded pass of these inputs at this theta (ActivationMemoT)
+    for (int l = 0; l <= mlp.num_layers(); ++l) {
+      const auto i = static_cast<std::size_t>(l);
+      ws.activations[i].leftCols(batch) = ws.memo->activations[i].leftCols(batch);
+    }
+    ++ws.memo_hits;
+    ws.flops += mlp.ForwardFlops(ws.batch);
+    return;
+  }
+  ActivationMemoT<Scalar>* record = ws.record;
   if (record != nullptr) {
     // recording needs a Start for this MLP, and room for the batch
     MJL_DEMAND(record->theta.size() == theta.size() &&
-               record->z.size() == static_cast<std::size_t>(mlp.num_layers() - 1));
-    MJL_DEMAND(record->z.empty() || record->columns + batch <= record->z[0].cols());
+               record->activations.size() == static_cast<std::size_t>(mlp.num_layers()) + 1);
+    MJL_DEMAND(record->columns + batch <= record->activations.front().cols());
   }
-  const ActivationMemoT<Scalar>* memo =
-      tanh_hidden && ws.memo != nullptr && ws.memo->Matches(theta, batch) ? ws.memo : nullptr;
+  ws.activations[0].leftCols(batch) = x;
   for (int l = 0; l < mlp.num_layers(); ++l) {
     auto z = ws.activations[l + 1].leftCols(batch);
     // z_{l+1} = W_l a_l + b_l 1^T, then a_{l+1} = f_l(z_{l+1}) in place
     z.noalias() = mlp.Weights(theta.data(), l) * ws.activations[l].leftCols(batch);
     z.colwise() += mlp.Bias(theta.data(), l);
-    const bool hidden = l + 1 < mlp.num_layers();
-    if (hidden && record != nullptr) {
-      record->z[static_cast<std::size_t>(l)].middleCols(record->columns, batch) = z;
-    }
-    if constexpr (kDouble) {
-      if (hidden && memo != nullptr) {
-        const auto i = static_cast<std::size_t>(l);
-        TanhWithMemo(z, memo->z[i], memo->y[i], ws.memo_hits);
-        ws.memo_lookups += static_cast<std::uint64_t>(z.size());
-      } else {
-        ApplyActivation(mlp.activation(l), z);
-      }
-    } else {
-      ApplyActivation(mlp.activation(l), z);
-    }
-    if (hidden && record != nullptr) {
-      record->y[static_cast<std::size_t>(l)].middleCols(record->columns, batch) = z;
-    }
+    ApplyActivation(mlp.activation(l), z);
   }
-  if (record != nullptr) record->columns += batch;
+  if (record != nullptr) {
+    for (int l = 0; l <= mlp.num_layers(); ++l) {
+      const auto i = static_cast<std::size_t>(l);
+      record->activations[i].middleCols(record->columns, batch) = ws.activations[i].leftCols(batch);
+    }
+    record->columns += batch;
+  }
   ws.flops += mlp.ForwardFlops(ws.batch);
 }
 

@@ -104,26 +104,27 @@ class Mlp {
   int max_width_{0};
 };
 
-/// Memoisation of tanh by identical input (docs/meta.md "Benchmark"): the hidden layers'
-/// pre-activations z and activations tanh(z) of the Forward calls made while it is recording
-/// (the rollout's batch-1 calls; call t fills column t), for the parameters `theta` given to
-/// Start. A later Forward on a batch of exactly `columns` columns with bitwise the same theta
-/// takes tanh(z) from here for every element whose z has the same bit pattern as the recorded
-/// one at the same column and unit, and calls tanh otherwise, so its output is bit-identical to
-/// a plain Forward by construction (-0.0 and 0.0 differ in bits, and tanh keeps the sign). Any
-/// other theta or batch size computes every tanh. Only for tanh hidden layers in double; the
-/// FLOPs counted are those of a plain Forward either way.
+/// A recorded forward pass, served again (docs/meta.md "Benchmark"): the activations a_0..a_L of
+/// the Forward calls made while it is recording (the rollout's batch-1 calls; call t fills
+/// column t), for the parameters `theta` given to Start. A later Forward with bitwise the same
+/// theta on bitwise the same inputs (the recorded columns, all of them) copies a_1..a_L from here
+/// instead of computing them. The values are those the rollout computed, one column at a time:
+/// they can differ from a batch Forward's in the last bits (a matrix-vector and a matrix-matrix
+/// product round differently), and they are the ones the sampled actions were drawn from. Any
+/// other theta or input computes the pass. The FLOPs counted are those of a plain Forward either
+/// way (the counted work is the algorithm's, docs/agents.md).
 template <class Scalar>
 struct ActivationMemoT {
   /// Empties the memo and sizes it for `capacity` recorded columns of `mlp` at `theta`.
   void Start(const Mlp& mlp, const Eigen::Ref<const VectorX<Scalar>>& theta, Eigen::Index capacity);
-  /// Whether Forward may use this memo for `mlp_theta` on `batch` columns (bitwise compare).
-  bool Matches(const Eigen::Ref<const VectorX<Scalar>>& mlp_theta, Eigen::Index batch) const;
+  /// Whether Forward may serve `x` at `mlp_theta` from this memo: theta and x bitwise equal to
+  /// the recorded ones, x having exactly the recorded columns.
+  bool Matches(const Eigen::Ref<const VectorX<Scalar>>& mlp_theta,
+               const Eigen::Ref<const MatrixX<Scalar>>& x) const;
 
-  VectorX<Scalar> theta;           ///< the MLP parameters of the recorded calls
-  std::vector<MatrixX<Scalar>> z;  ///< hidden layer l = 1..L-1 at index l-1: n_l x capacity
-  std::vector<MatrixX<Scalar>> y;  ///< tanh(z), same shapes
-  Eigen::Index columns{0};         ///< columns recorded so far
+  VectorX<Scalar> theta;                     ///< the MLP parameters of the recorded calls
+  std::vector<MatrixX<Scalar>> activations;  ///< a_0..a_L: n_l x capacity
+  Eigen::Index columns{0};                   ///< columns recorded so far
 };
 using ActivationMemo = ActivationMemoT<double>;
 
@@ -149,12 +150,11 @@ struct MlpWorkspaceT {
   MatrixX<Scalar> rdelta;
   MatrixX<Scalar> rdelta_next;
   std::uint64_t flops{0};  ///< FLOPs of every call since construction or the last reset
-  /// When set, each Forward appends its hidden z and tanh(z) to it (tanh hidden layers only).
+  /// When set, each Forward appends its activations to it (ActivationMemoT).
   ActivationMemoT<Scalar>* record{nullptr};
-  /// When set, Forward reuses its tanh values where it matches (ActivationMemoT).
+  /// When set, a Forward that it matches copies its activations (ActivationMemoT).
   const ActivationMemoT<Scalar>* memo{nullptr};
-  std::uint64_t memo_lookups{0};  ///< hidden elements Forward looked up in a matching memo
-  std::uint64_t memo_hits{0};     ///< of which bit-identical (tanh not called)
+  std::uint64_t memo_hits{0};  ///< Forward calls served from a memo
 };
 using MlpWorkspace = MlpWorkspaceT<double>;
 
